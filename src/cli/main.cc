@@ -1,1 +1,70 @@
-int main() { return 0; }
+// shardlake: a distributed analytical database for time-series and lake data.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "cli/commands.h"
+
+#ifndef SHARDLAKE_VERSION
+#define SHARDLAKE_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using shardlake::cli::GlobalOptions;
+  GlobalOptions options;
+  CLI::App app{"shardlake: SQL over Parquet files in a lake, with a catalog of what is where"};
+  app.require_subcommand(1);
+  app.add_option("--data-dir", options.data_dir,
+                 "directory for the embedded catalog and store (default ./shardlake-data)");
+  app.add_option("--catalog", options.catalog,
+                 "catalog URI (default sqlite://<data-dir>/catalog.sqlite; also memory://name)");
+  app.add_option("--storage", options.storage,
+                 "object store URI (default file://<data-dir>/lake; also memory://name)");
+  app.add_option("--threads", options.threads, "DuckDB worker threads (default: all cores)");
+  app.add_option("--memory-limit", options.memory_limit, "DuckDB memory limit, e.g. 2GB");
+
+  std::string sql;
+  CLI::App* sql_cmd = app.add_subcommand(
+      "sql", "run SQL; with no argument read statements from stdin or open a prompt");
+  sql_cmd->add_option("sql", sql, "statements separated by ';'");
+  sql_cmd->add_option("--format", options.format, "output format: table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}));
+  sql_cmd->add_flag("--stats", options.stats,
+                    "after each query print files scanned / pruned and the time taken");
+
+  std::string table;
+  std::vector<std::string> files;
+  CLI::App* load_cmd =
+      app.add_subcommand("load", "load CSV / TSV, Parquet or NDJSON files into a table");
+  load_cmd->add_option("table", table, "target table, database.table")->required();
+  load_cmd->add_option("files", files, "input files (.csv .tsv .parquet .ndjson .jsonl .json)")
+      ->required();
+
+  app.add_subcommand("tables", "list tables with their files, rows and bytes");
+
+  std::string files_table, after, before;
+  CLI::App* files_cmd = app.add_subcommand("files", "list the files the catalog holds for a table");
+  files_cmd->add_option("table", files_table, "database.table")->required();
+  files_cmd->add_option("--after", after, "only files with rows at or after this time");
+  files_cmd->add_option("--before", before, "only files with rows at or before this time");
+
+  app.add_subcommand("version", "print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (app.got_subcommand("version")) {
+    std::printf("shardlake %s (DuckDB 1.4.4)\n", SHARDLAKE_VERSION);
+    return 0;
+  }
+  if (app.got_subcommand("sql")) return shardlake::cli::RunSql(options, sql);
+  if (app.got_subcommand("load")) return shardlake::cli::RunLoad(options, table, files);
+  if (app.got_subcommand("tables")) return shardlake::cli::RunTables(options);
+  if (app.got_subcommand("files")) {
+    return shardlake::cli::RunFiles(options, files_table, after, before);
+  }
+  return 1;
+}

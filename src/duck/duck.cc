@@ -477,6 +477,19 @@ absl::StatusOr<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::stri
   return std::unique_ptr<PreparedStatement>(new PreparedStatement(handle));
 }
 
+absl::Status Connection::Parse(std::string_view sql) {
+  std::string text(sql);
+  duckdb_extracted_statements statements = nullptr;
+  idx_t count = duckdb_extract_statements(handle_, text.c_str(), &statements);
+  absl::Status status = absl::OkStatus();
+  if (count == 0) {
+    const char* message = duckdb_extract_statements_error(statements);
+    status = absl::InvalidArgumentError(message != nullptr ? message : "cannot parse SQL");
+  }
+  duckdb_destroy_extracted(&statements);
+  return status;
+}
+
 absl::StatusOr<std::vector<std::string>> Connection::ReferencedTables(std::string_view sql) {
   std::string text(sql);
   duckdb_value names = duckdb_get_table_names(handle_, text.c_str(), /*qualified=*/true);

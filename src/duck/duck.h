@@ -224,6 +224,9 @@ class Connection {
   // Runs `sql` (one statement) and returns a streaming result.
   absl::StatusOr<std::unique_ptr<Result>> QueryStreaming(std::string_view sql);
   absl::StatusOr<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);
+  // Parses `sql` without binding or running it. Errors: InvalidArgument with
+  // DuckDB's parser message (which shows the position).
+  absl::Status Parse(std::string_view sql);
   // Fully qualified names ("schema.table") of the tables `sql` references,
   // found by DuckDB's parser. Errors: InvalidArgument for unparsable SQL.
   absl::StatusOr<std::vector<std::string>> ReferencedTables(std::string_view sql);

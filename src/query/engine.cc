@@ -1,0 +1,535 @@
+#include "query/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "common/column_types.h"
+#include "common/sql_text.h"
+#include "common/status_macros.h"
+#include "common/time_util.h"
+#include "fmt/format.h"
+#include "query/pruning.h"
+#include "query/sql_lexer.h"
+
+namespace shardlake {
+namespace {
+
+constexpr char kInsertStagingTable[] = "__shardlake_insert_rows";
+constexpr size_t kSinkBatchRows = 1024;
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::string QualifiedName(const TableSchema& schema) {
+  return schema.database + "." + schema.table;
+}
+
+}  // namespace
+
+absl::Status ValidateName(const std::string& name, const char* what) {
+  if (name.empty() || name.size() > 128) {
+    return absl::InvalidArgumentError(fmt::format("{} name must have 1 to 128 characters", what));
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      return absl::InvalidArgumentError(fmt::format(
+          "{} name '{}' may only contain letters, digits, '_' and '-' (it becomes part of "
+          "object paths)",
+          what, name));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Engine::Engine(std::unique_ptr<Index> index, std::unique_ptr<ObjectStore> store,
+               std::unique_ptr<duck::Database> database,
+               std::unique_ptr<duck::Connection> connection, EngineOptions options)
+    : index_(std::move(index)),
+      store_(std::move(store)),
+      database_(std::move(database)),
+      connection_(std::move(connection)),
+      options_(std::move(options)) {
+  ingester_ = std::make_unique<Ingester>(*index_, *store_, *connection_, options_.staging_dir,
+                                         options_.ingest);
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(std::unique_ptr<Index> index,
+                                                     std::unique_ptr<ObjectStore> store,
+                                                     EngineOptions options) {
+  std::map<std::string, std::string> duck_options = options.duckdb_options;
+  // Extensions come built in; never try to download one at run time.
+  duck_options.emplace("autoinstall_known_extensions", "false");
+  ASSIGN_OR_RETURN(auto database, duck::Database::Open("", duck_options));
+  ASSIGN_OR_RETURN(auto connection, duck::Connection::Open(*database));
+  // Hour folders and time literals are UTC, whatever the machine's zone.
+  RETURN_IF_ERROR(connection->Execute("SET TimeZone = 'UTC'"));
+  return std::unique_ptr<Engine>(new Engine(std::move(index), std::move(store),
+                                            std::move(database), std::move(connection),
+                                            std::move(options)));
+}
+
+std::string Engine::TableListing() {
+  std::vector<std::string> names;
+  auto databases = index_->ListDatabases();
+  if (databases.ok()) {
+    for (const auto& db : *databases) {
+      auto tables = index_->ListTables(db);
+      if (!tables.ok()) continue;
+      for (const auto& t : *tables) names.push_back(db + "." + t);
+    }
+  }
+  if (names.empty()) return "the catalog has no tables yet";
+  std::string out = "tables: ";
+  for (size_t i = 0; i < names.size(); ++i) out += (i > 0 ? ", " : "") + names[i];
+  return out;
+}
+
+absl::StatusOr<TableSchema> Engine::ResolveTable(const std::string& name) {
+  std::string database = options_.default_database;
+  std::string table = name;
+  if (auto dot = name.find('.'); dot != std::string::npos) {
+    database = name.substr(0, dot);
+    table = name.substr(dot + 1);
+  }
+  auto schema = index_->GetTable(database, table);
+  if (schema.ok()) return schema;
+  if (schema.status().code() != absl::StatusCode::kNotFound) return schema.status();
+  return absl::NotFoundError(
+      fmt::format("table {}.{} does not exist ({})", database, table, TableListing()));
+}
+
+absl::Status Engine::ExplainUnknownTable(const absl::Status& status) {
+  std::string message(status.message());
+  if (status.code() == absl::StatusCode::kNotFound &&
+      message.find("Table with name") != std::string::npos) {
+    return absl::NotFoundError(fmt::format("{}\n({})", message, TableListing()));
+  }
+  return status;
+}
+
+absl::Status Engine::ExposeTable(const TableSchema& schema,
+                                 const std::vector<IndexEntry>& entries) {
+  std::string columns;
+  for (const auto& column : schema.columns) {
+    if (!columns.empty()) columns += ", ";
+    columns += QuoteIdentifier(column.name);
+  }
+  std::string body;
+  if (entries.empty()) {
+    // No file can match: an empty relation with the table's exact columns.
+    std::string typed_nulls;
+    for (const auto& column : schema.columns) {
+      if (!typed_nulls.empty()) typed_nulls += ", ";
+      typed_nulls +=
+          fmt::format("CAST(NULL AS {}) AS {}", column.type, QuoteIdentifier(column.name));
+    }
+    body = fmt::format("SELECT {} WHERE false", typed_nulls);
+  } else {
+    std::string files;
+    for (const auto& entry : entries) {
+      std::string key = schema.database + "/" + schema.table + "/" + entry.path;
+      auto local = store_->LocalPath(key);
+      if (!local.has_value()) {
+        return absl::UnimplementedError(fmt::format(
+            "store {} is not a local directory; querying remote stores needs the worker file "
+            "cache",
+            store_->Describe()));
+      }
+      if (!files.empty()) files += ", ";
+      files += QuoteLiteral(*local);
+    }
+    body = fmt::format("SELECT {} FROM read_parquet([{}], hive_partitioning = false)", columns,
+                       files);
+  }
+  return connection_->Execute(fmt::format(
+      "CREATE SCHEMA IF NOT EXISTS {0}; CREATE OR REPLACE VIEW {0}.{1} AS {2}",
+      QuoteIdentifier(schema.database), QuoteIdentifier(schema.table), body));
+}
+
+absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
+  auto names = connection_->ReferencedTables(statement);
+  if (!names.ok()) return absl::OkStatus();  // DuckDB will report the parse error
+  for (const auto& name : *names) {
+    std::string database = options_.default_database;
+    std::string table = name;
+    if (auto dot = name.rfind('.'); dot != std::string::npos) {
+      database = name.substr(0, dot);
+      table = name.substr(dot + 1);
+      if (auto inner = database.rfind('.'); inner != std::string::npos) {
+        database = database.substr(inner + 1);
+      }
+    }
+    auto schema = index_->GetTable(database, table);
+    if (!schema.ok()) continue;  // not a lake table; DuckDB resolves it or fails
+    ASSIGN_OR_RETURN(auto entries, index_->Query(database, table, QueryOptions{}));
+    RETURN_IF_ERROR(ExposeTable(*schema, entries));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink& sink) {
+  // Every column is rendered by DuckDB itself, so every type prints as DuckDB
+  // prints it (decimals, timestamps, lists, ...).
+  auto result = connection_->QueryStreaming(
+      fmt::format("SELECT COLUMNS(*)::VARCHAR FROM ({}\n) AS __shardlake_result", query));
+  if (!result.ok()) return ExplainUnknownTable(result.status());
+  std::vector<std::string> names;
+  for (size_t i = 0; i < (*result)->ColumnCount(); ++i) names.push_back((*result)->ColumnName(i));
+  RETURN_IF_ERROR(sink.Begin(names));
+  int64_t rows = 0;
+  std::vector<std::vector<std::optional<std::string>>> batch;
+  while (true) {
+    ASSIGN_OR_RETURN(auto chunk, (*result)->Fetch());
+    if (chunk == nullptr) break;
+    for (size_t row = 0; row < chunk->RowCount(); ++row) {
+      std::vector<std::optional<std::string>> values(chunk->ColumnCount());
+      for (size_t col = 0; col < chunk->ColumnCount(); ++col) {
+        if (chunk->IsNull(col, row)) continue;
+        ASSIGN_OR_RETURN(values[col], chunk->GetString(col, row));
+      }
+      batch.push_back(std::move(values));
+    }
+    rows += static_cast<int64_t>(chunk->RowCount());
+    if (batch.size() >= kSinkBatchRows) {
+      RETURN_IF_ERROR(sink.Rows(batch));
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) RETURN_IF_ERROR(sink.Rows(batch));
+  RETURN_IF_ERROR(sink.End());
+  return rows;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, ResultSink& sink,
+                                                  bool explain, size_t explained_begin) {
+  Stopwatch watch;
+  std::string query = explain ? statement.substr(explained_begin) : statement;
+  schema_cache_.clear();
+  SchemaLookup lookup = [this](const std::string& database,
+                               const std::string& table) -> const TableSchema* {
+    std::string key = database + "." + table;
+    auto it = schema_cache_.find(key);
+    if (it == schema_cache_.end()) {
+      auto schema = index_->GetTable(database, table);
+      if (!schema.ok()) return nullptr;
+      it = schema_cache_.emplace(key, std::move(*schema)).first;
+    }
+    return &it->second;
+  };
+  auto analysis = AnalyzeQuery(*connection_, query, options_.default_database, lookup);
+  if (!analysis.ok()) {
+    if (analysis.status().message().find("Only SELECT statements") != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          "this statement form is not supported (a WITH clause may only introduce a SELECT)");
+    }
+    return analysis.status();
+  }
+
+  StatementOutcome outcome;
+  outcome.statement_kind = explain ? "EXPLAIN" : "SELECT";
+  for (const auto& [key, needs] : analysis->tables) {
+    const TableSchema* schema = lookup(needs.database, needs.table);
+    if (schema == nullptr) continue;
+    QueryOptions by_time;
+    by_time.after = needs.After(*schema);
+    by_time.before = needs.Before(*schema);
+    TableScan scan;
+    scan.table = key;
+    ASSIGN_OR_RETURN(auto candidates, index_->Query(needs.database, needs.table, by_time));
+    if (by_time.after || by_time.before) {
+      ASSIGN_OR_RETURN(auto all, index_->Query(needs.database, needs.table, QueryOptions{}));
+      scan.files_total = static_cast<int64_t>(all.size());
+    } else {
+      scan.files_total = static_cast<int64_t>(candidates.size());
+    }
+    scan.pruned_by_time = scan.files_total - static_cast<int64_t>(candidates.size());
+    std::vector<IndexEntry> kept;
+    for (auto& entry : candidates) {
+      if (EntryMayMatch(entry, *schema, needs)) kept.push_back(std::move(entry));
+    }
+    scan.pruned_by_stats = static_cast<int64_t>(candidates.size() - kept.size());
+    scan.files_scanned = static_cast<int64_t>(kept.size());
+    RETURN_IF_ERROR(ExposeTable(*schema, kept));
+    outcome.scans.push_back(scan);
+  }
+
+  if (explain) {
+    RETURN_IF_ERROR(sink.Begin({"explain_key", "explain_value"}));
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    for (const auto& scan : outcome.scans) {
+      rows.push_back({"shardlake files",
+                      fmt::format("{}: {} of {} files scanned, {} pruned by time range, {} by "
+                                  "column statistics",
+                                  scan.table, scan.files_scanned, scan.files_total,
+                                  scan.pruned_by_time, scan.pruned_by_stats)});
+    }
+    auto plan = connection_->Query(statement);
+    if (!plan.ok()) return ExplainUnknownTable(plan.status());
+    ASSIGN_OR_RETURN(auto plan_rows, (*plan)->FetchAllAsStrings());
+    for (auto& row : plan_rows) rows.push_back(std::move(row));
+    RETURN_IF_ERROR(sink.Rows(rows));
+    RETURN_IF_ERROR(sink.End());
+    outcome.produced_rows = true;
+    outcome.rows = static_cast<int64_t>(rows.size());
+    outcome.seconds = watch.ElapsedSeconds();
+    return outcome;
+  }
+  // Bind the query as written first, so errors point into the user's text.
+  if (auto prepared = connection_->Prepare(query); !prepared.ok()) {
+    return ExplainUnknownTable(prepared.status());
+  }
+  ASSIGN_OR_RETURN(outcome.rows, StreamRows(query, sink));
+  outcome.produced_rows = true;
+  outcome.seconds = watch.ElapsedSeconds();
+  return outcome;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunCreateTable(const std::string& statement,
+                                                        const StatementHead& head) {
+  if (head.create_as_select) {
+    return absl::UnimplementedError(
+        "CREATE TABLE ... AS SELECT is not supported yet: CREATE TABLE with columns, then "
+        "INSERT INTO ... SELECT");
+  }
+  std::string database = head.target.database.empty() ? options_.default_database
+                                                      : head.target.database;
+  RETURN_IF_ERROR(ValidateName(database, "database"));
+  RETURN_IF_ERROR(ValidateName(head.target.table, "table"));
+
+  // Let DuckDB parse and type the definition in a scratch database.
+  ASSIGN_OR_RETURN(auto scratch, duck::Database::Open(""));
+  ASSIGN_OR_RETURN(auto conn, duck::Connection::Open(*scratch));
+  RETURN_IF_ERROR(conn->Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}",
+                                            QuoteIdentifier(head.target.database.empty()
+                                                                ? "main"
+                                                                : head.target.database))));
+  RETURN_IF_ERROR(conn->Execute(statement));
+  ASSIGN_OR_RETURN(
+      auto constraints,
+      conn->Query("SELECT count(*)::VARCHAR FROM duckdb_constraints()"));
+  ASSIGN_OR_RETURN(auto constraint_rows, constraints->FetchAllAsStrings());
+  if (!constraint_rows.empty() && constraint_rows[0][0] != "0") {
+    return absl::InvalidArgumentError(
+        "constraints (PRIMARY KEY, UNIQUE, NOT NULL, CHECK, FOREIGN KEY) are not supported on "
+        "lake tables: they cannot be enforced on Parquet files written by many writers");
+  }
+  ASSIGN_OR_RETURN(auto columns,
+                   conn->Query("SELECT column_name, data_type FROM duckdb_columns() WHERE NOT "
+                               "internal ORDER BY column_index"));
+  ASSIGN_OR_RETURN(auto rows, columns->FetchAllAsStrings());
+  TableSchema schema;
+  schema.database = database;
+  schema.table = head.target.table;
+  for (const auto& row : rows) schema.columns.push_back({*row[0], *row[1]});
+  if (schema.columns.empty()) return absl::InvalidArgumentError("a table needs columns");
+  std::set<std::string> seen;
+  for (const auto& column : schema.columns) {
+    if (Lower(column.name).rfind("__shardlake", 0) == 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("column name '{}' is reserved (prefix __shardlake)", column.name));
+    }
+  }
+  schema.time_column = ChooseTimeColumn(schema.columns);
+  schema.created_at = NowUnixNanos();
+
+  StatementOutcome outcome;
+  outcome.statement_kind = "CREATE TABLE";
+  auto existing = index_->GetTable(database, schema.table);
+  if (existing.ok()) {
+    if (head.if_not_exists) {
+      outcome.message = fmt::format("table {} already exists; nothing changed",
+                                    QualifiedName(schema));
+      return outcome;
+    }
+    if (!head.or_replace) {
+      return absl::AlreadyExistsError(fmt::format(
+          "table {} already exists (use CREATE OR REPLACE TABLE to replace it and its data, or "
+          "IF NOT EXISTS)",
+          QualifiedName(schema)));
+    }
+    StatementHead drop;
+    drop.target = {database, schema.table};
+    RETURN_IF_ERROR(RunDropTable(drop).status());
+  }
+  RETURN_IF_ERROR(index_->CreateTable(schema));
+  outcome.message = fmt::format(
+      "created table {} ({} columns{})", QualifiedName(schema), schema.columns.size(),
+      schema.time_column.empty()
+          ? ", no time column: flat layout"
+          : fmt::format(", time column {}: date=/hour= layout", schema.time_column));
+  return outcome;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunInsert(const std::string& statement,
+                                                   const StatementHead& head) {
+  std::string name = head.target.database.empty()
+                         ? head.target.table
+                         : head.target.database + "." + head.target.table;
+  ASSIGN_OR_RETURN(TableSchema schema, ResolveTable(name));
+  // Run DuckDB's INSERT unchanged, except that it targets a staging table with
+  // the table's columns; the rows then take the ingest path like any load.
+  // DuckDB 1.4 has no cast from TIMESTAMPTZ (e.g. now()) to TIMESTAMP_NS, but
+  // both reach it exactly through text, so such columns are staged as VARCHAR
+  // and cast on the ingest path.
+  std::string columns;
+  for (const auto& column : schema.columns) {
+    if (!columns.empty()) columns += ", ";
+    bool via_text = Lower(column.type) == "timestamp_ns";
+    columns += QuoteIdentifier(column.name) + " " + (via_text ? "VARCHAR" : column.type);
+  }
+  RETURN_IF_ERROR(connection_->Execute(
+      fmt::format("CREATE OR REPLACE TEMP TABLE {} ({})", kInsertStagingTable, columns)));
+  struct DropStaging {
+    duck::Connection& connection;
+    ~DropStaging() {
+      (void)connection.Execute(fmt::format("DROP TABLE IF EXISTS temp.{}", kInsertStagingTable));
+    }
+  } drop_staging{*connection_};
+  RETURN_IF_ERROR(ExposeReferencedTables(statement));
+  std::string rewritten = statement.substr(0, head.target_begin) + "temp." + kInsertStagingTable +
+                          statement.substr(head.target_end);
+  auto inserted = connection_->Query(rewritten);
+  if (!inserted.ok()) return ExplainUnknownTable(inserted.status());
+  ASSIGN_OR_RETURN(auto stats,
+                   ingester_->IngestSelect(schema,
+                                           fmt::format("SELECT * FROM temp.{}", kInsertStagingTable),
+                                           "INSERT"));
+  StatementOutcome outcome;
+  outcome.statement_kind = "INSERT";
+  outcome.rows = stats.rows;
+  outcome.message = fmt::format("inserted {} row(s) into {} ({} file(s))", stats.rows,
+                                QualifiedName(schema), stats.files);
+  return outcome;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunDropTable(const StatementHead& head) {
+  std::string database = head.target.database.empty() ? options_.default_database
+                                                      : head.target.database;
+  StatementOutcome outcome;
+  outcome.statement_kind = "DROP TABLE";
+  auto removed = index_->DropTable(database, head.target.table);
+  if (!removed.ok()) {
+    if (removed.status().code() == absl::StatusCode::kNotFound && head.if_exists) {
+      outcome.message = "table does not exist; nothing changed";
+      return outcome;
+    }
+    if (removed.status().code() == absl::StatusCode::kNotFound) {
+      return absl::NotFoundError(fmt::format("table {}.{} does not exist ({})", database,
+                                             head.target.table, TableListing()));
+    }
+    return removed.status();
+  }
+  // The catalog no longer names the files; delete them (leftovers are orphans).
+  std::vector<std::string> keys;
+  for (const auto& entry : *removed) {
+    keys.push_back(database + "/" + head.target.table + "/" + entry.path);
+  }
+  absl::Status deleted = store_->Delete(keys);
+  (void)connection_->Execute(fmt::format("DROP VIEW IF EXISTS {}.{}", QuoteIdentifier(database),
+                                         QuoteIdentifier(head.target.table)));
+  outcome.message = fmt::format("dropped table {}.{} ({} file(s){})", database, head.target.table,
+                                keys.size(),
+                                deleted.ok() ? "" : "; some files remain as orphans: " +
+                                                        std::string(deleted.message()));
+  return outcome;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunPassThrough(const std::string& statement,
+                                                        ResultSink& sink, bool expose_tables) {
+  Stopwatch watch;
+  if (expose_tables) RETURN_IF_ERROR(ExposeReferencedTables(statement));
+  auto result = connection_->Query(statement);
+  if (!result.ok()) return ExplainUnknownTable(result.status());
+  StatementOutcome outcome;
+  outcome.statement_kind = "STATEMENT";
+  if ((*result)->ColumnCount() > 0) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < (*result)->ColumnCount(); ++i) {
+      names.push_back((*result)->ColumnName(i));
+    }
+    // Re-render through DuckDB's casts only for queries; session statements
+    // return plain values that GetString handles or that we print as-is.
+    bool renderable = true;
+    for (size_t i = 0; i < (*result)->ColumnCount(); ++i) {
+      if ((*result)->ColumnKind(i) == duck::TypeKind::kOther) renderable = false;
+    }
+    if (!renderable) {
+      ASSIGN_OR_RETURN(outcome.rows, StreamRows(statement, sink));
+    } else {
+      RETURN_IF_ERROR(sink.Begin(names));
+      ASSIGN_OR_RETURN(auto rows, (*result)->FetchAllAsStrings());
+      RETURN_IF_ERROR(sink.Rows(rows));
+      RETURN_IF_ERROR(sink.End());
+      outcome.rows = static_cast<int64_t>(rows.size());
+    }
+    outcome.produced_rows = true;
+  }
+  outcome.seconds = watch.ElapsedSeconds();
+  return outcome;
+}
+
+absl::StatusOr<StatementOutcome> Engine::Execute(const std::string& statement, ResultSink& sink) {
+  Stopwatch watch;
+  ASSIGN_OR_RETURN(StatementHead head, ParseStatementHead(statement));
+  absl::StatusOr<StatementOutcome> outcome;
+  switch (head.kind) {
+    case StatementKind::kQuery:
+      outcome = RunQuery(statement, sink, /*explain=*/false, 0);
+      break;
+    case StatementKind::kExplain:
+      outcome = RunQuery(statement, sink, /*explain=*/true, head.explained_begin);
+      break;
+    case StatementKind::kCreateTable:
+      outcome = RunCreateTable(statement, head);
+      break;
+    case StatementKind::kInsert:
+      outcome = RunInsert(statement, head);
+      break;
+    case StatementKind::kDropTable:
+      outcome = RunDropTable(head);
+      break;
+    case StatementKind::kDescribe:
+      outcome = RunPassThrough(statement, sink, /*expose_tables=*/true);
+      if (outcome.ok()) outcome->statement_kind = head.keyword;
+      break;
+    case StatementKind::kSession:
+      outcome = RunPassThrough(statement, sink, /*expose_tables=*/false);
+      if (outcome.ok()) outcome->statement_kind = head.keyword;
+      break;
+    case StatementKind::kUnsupported:
+      RETURN_IF_ERROR(connection_->Parse(statement));
+      if (head.keyword == "UPDATE" || head.keyword == "DELETE" || head.keyword == "TRUNCATE" ||
+          head.keyword == "MERGE") {
+        return absl::UnimplementedError(fmt::format(
+            "{} is not supported: lake tables are append-only (DROP TABLE removes a table)",
+            head.keyword));
+      }
+      return absl::UnimplementedError(fmt::format(
+          "{} is not supported; shardlake runs SELECT, EXPLAIN, DESCRIBE, SHOW, SUMMARIZE, "
+          "CREATE TABLE, INSERT INTO, DROP TABLE, SET and PRAGMA",
+          head.keyword));
+  }
+  if (outcome.ok()) outcome->seconds = watch.ElapsedSeconds();
+  return outcome;
+}
+
+absl::Status Engine::ExecuteScript(const std::string& sql, ResultSink& sink,
+                                   std::vector<StatementOutcome>* outcomes) {
+  ASSIGN_OR_RETURN(auto statements, SplitSqlStatements(sql));
+  for (const auto& statement : statements) {
+    ASSIGN_OR_RETURN(auto outcome, Execute(statement, sink));
+    if (outcomes != nullptr) outcomes->push_back(std::move(outcome));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IngestStats> Engine::LoadFile(const std::string& table_name,
+                                             const std::string& path) {
+  ASSIGN_OR_RETURN(TableSchema schema, ResolveTable(table_name));
+  return ingester_->LoadFile(schema, path);
+}
+
+}  // namespace shardlake

@@ -1,0 +1,128 @@
+// Engine: runs SQL against the lake in-process. Lake tables are resolved from
+// the catalog, pruned (see pruning.h) and exposed to DuckDB as views over the
+// surviving Parquet files; writes go through the Ingester.
+//
+// Statements (see docs/sql.md): SELECT / WITH / VALUES / FROM queries,
+// EXPLAIN, DESCRIBE / SHOW / SUMMARIZE, CREATE TABLE, INSERT INTO, DROP TABLE,
+// and SET / RESET / PRAGMA for the session. UPDATE, DELETE, ALTER and the like
+// are rejected with a message saying so: lake tables are append-only.
+//
+// Thread-safety: an Engine is used by one thread at a time; Interrupt() may be
+// called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "catalog/index.h"
+#include "duck/duck.h"
+#include "ingest/ingester.h"
+#include "storage/object_store.h"
+
+namespace shardlake {
+
+// Receives a statement's result rows, in order, as text (NULL -> nullopt).
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  virtual absl::Status Begin(const std::vector<std::string>& column_names) = 0;
+  virtual absl::Status Rows(const std::vector<std::vector<std::optional<std::string>>>& rows) = 0;
+  virtual absl::Status End() = 0;
+};
+
+// How many files of one table a query read.
+struct TableScan {
+  std::string table;          // "db.table"
+  int64_t files_total = 0;    // live files of the table
+  int64_t files_scanned = 0;  // files the query read
+  int64_t pruned_by_time = 0;   // skipped by the catalog's time-range lookup
+  int64_t pruned_by_stats = 0;  // skipped by per-column min/max
+};
+
+struct StatementOutcome {
+  std::string statement_kind;  // "SELECT", "INSERT", "CREATE TABLE", ...
+  bool produced_rows = false;  // rows went to the sink
+  int64_t rows = 0;            // rows returned, inserted or loaded
+  std::string message;         // a one-line summary for non-queries
+  std::vector<TableScan> scans;
+  double seconds = 0;
+};
+
+struct EngineOptions {
+  std::string default_database = "main";
+  // Local directory for files in flight (loads, inserts).
+  std::string staging_dir;
+  // DuckDB options for the engine's database, e.g. {"threads","2"}.
+  std::map<std::string, std::string> duckdb_options;
+  IngestOptions ingest;
+};
+
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(std::unique_ptr<Index> index,
+                                                      std::unique_ptr<ObjectStore> store,
+                                                      EngineOptions options);
+
+  // Runs every statement of `sql` in order, stopping at the first error.
+  // Outcomes of the statements that ran are appended to `outcomes`.
+  absl::Status ExecuteScript(const std::string& sql, ResultSink& sink,
+                             std::vector<StatementOutcome>* outcomes);
+
+  // Runs one statement (no trailing semicolon needed).
+  absl::StatusOr<StatementOutcome> Execute(const std::string& statement, ResultSink& sink);
+
+  // Loads a file into an existing table (see Ingester::LoadFile).
+  absl::StatusOr<IngestStats> LoadFile(const std::string& table_name, const std::string& path);
+
+  // Resolves "db.table" or "table" (default database). Errors: NotFound naming
+  // the table and listing the tables that exist.
+  absl::StatusOr<TableSchema> ResolveTable(const std::string& name);
+
+  void Interrupt() { connection_->Interrupt(); }
+
+  Index& index() { return *index_; }
+  ObjectStore& store() { return *store_; }
+
+ private:
+  Engine(std::unique_ptr<Index> index, std::unique_ptr<ObjectStore> store,
+         std::unique_ptr<duck::Database> database, std::unique_ptr<duck::Connection> connection,
+         EngineOptions options);
+
+  absl::StatusOr<StatementOutcome> RunQuery(const std::string& statement, ResultSink& sink,
+                                            bool explain, size_t explained_begin);
+  absl::StatusOr<StatementOutcome> RunCreateTable(const std::string& statement,
+                                                  const struct StatementHead& head);
+  absl::StatusOr<StatementOutcome> RunInsert(const std::string& statement,
+                                             const struct StatementHead& head);
+  absl::StatusOr<StatementOutcome> RunDropTable(const struct StatementHead& head);
+  absl::StatusOr<StatementOutcome> RunPassThrough(const std::string& statement, ResultSink& sink,
+                                                  bool expose_tables);
+
+  // Creates or replaces the view for a table over `entries`.
+  absl::Status ExposeTable(const TableSchema& schema, const std::vector<IndexEntry>& entries);
+  // Exposes every lake table `statement` references, unpruned.
+  absl::Status ExposeReferencedTables(const std::string& statement);
+  // Streams a query's rows to the sink as text.
+  absl::StatusOr<int64_t> StreamRows(const std::string& query, ResultSink& sink);
+  // Appends the list of existing tables to a "table does not exist" error.
+  absl::Status ExplainUnknownTable(const absl::Status& status);
+  std::string TableListing();
+
+  std::unique_ptr<Index> index_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<duck::Database> database_;
+  std::unique_ptr<duck::Connection> connection_;
+  EngineOptions options_;
+  std::unique_ptr<Ingester> ingester_;
+  std::map<std::string, TableSchema> schema_cache_;  // per statement
+};
+
+// Checks a database or table name for use in paths and keys.
+absl::Status ValidateName(const std::string& name, const char* what);
+
+}  // namespace shardlake
