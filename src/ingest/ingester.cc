@@ -1,6 +1,7 @@
 #include "ingest/ingester.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -21,8 +22,11 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr char kDateColumn[] = "__shardlake_date";
+// The partition column: the UTC hour a row falls in, as whole hours since
+// 1970 (floor division, so times before 1970 land in the right hour too).
+// An integer partition key is far cheaper for DuckDB than formatted dates.
 constexpr char kHourColumn[] = "__shardlake_hour";
+constexpr int64_t kNanosPerHour = 3'600'000'000'000LL;
 // String statistics longer than this are not kept (a long max cannot be
 // shortened without losing its meaning as an upper bound).
 constexpr size_t kMaxStringStatBytes = 64;
@@ -57,8 +61,10 @@ class ScopedDirectory {
 // first paragraph (what failed, on which line, the original line).
 std::string TrimLoadError(std::string_view message) {
   std::string text(message);
-  size_t cut = text.find("\n\n");
-  if (cut != std::string::npos) text.resize(cut);
+  for (const char* marker : {"\n\n", "\nPossible fixes", "\nTry setting"}) {
+    size_t cut = text.find(marker);
+    if (cut != std::string::npos) text.resize(cut);
+  }
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
 }
@@ -276,9 +282,9 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
   if (!schema.time_column.empty()) {
     std::string t = QuoteIdentifier(schema.time_column);
     copy = fmt::format(
-        "COPY (SELECT *, strftime({0}, '%Y-%m-%d') AS {1}, strftime({0}, '%H') AS {2} FROM ({3})) "
-        "TO {4} ({5}, PARTITION_BY ({1}, {2}))",
-        t, kDateColumn, kHourColumn, rows_sql, QuoteLiteral(staging.path().string()),
+        "COPY (SELECT *, (epoch_ns({0}) - ((epoch_ns({0}) % {1}) + {1}) % {1}) // {1} AS {2} "
+        "FROM ({3})) TO {4} ({5}, PARTITION_BY ({2}))",
+        t, kNanosPerHour, kHourColumn, rows_sql, QuoteLiteral(staging.path().string()),
         common_options);
   } else {
     // DuckDB cannot combine FILE_SIZE_BYTES with PARTITION_BY; flat tables
@@ -297,22 +303,24 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
     WrittenFile file{it->path(), ""};
     if (!schema.time_column.empty()) {
       std::string hour_dir = it->path().parent_path().filename().string();
-      std::string date_dir = it->path().parent_path().parent_path().filename().string();
-      std::string date_prefix = std::string(kDateColumn) + "=";
       std::string hour_prefix = std::string(kHourColumn) + "=";
-      if (date_dir.rfind(date_prefix, 0) != 0 || hour_dir.rfind(hour_prefix, 0) != 0) {
+      if (hour_dir.rfind(hour_prefix, 0) != 0) {
         return absl::InternalError(
             fmt::format("unexpected staging layout at {}", it->path().string()));
       }
-      std::string date = date_dir.substr(date_prefix.size());
-      std::string hour = hour_dir.substr(hour_prefix.size());
-      if (date == "NULL" || hour == "NULL" || date.empty()) {
+      std::string hour_text = hour_dir.substr(hour_prefix.size());
+      int64_t hour_index = 0;
+      auto [end, parse_error] = std::from_chars(
+          hour_text.data(), hour_text.data() + hour_text.size(), hour_index);
+      if (parse_error != std::errc() || end != hour_text.data() + hour_text.size()) {
         return absl::InvalidArgumentError(fmt::format(
             "load {}: some rows have a NULL time column '{}'; every row of a time-partitioned "
             "table needs a time",
             source, schema.time_column));
       }
-      file.folder = fmt::format("date={}/hour={}", date, hour);
+      int64_t hour_start = hour_index * kNanosPerHour;
+      file.folder = fmt::format("date={}/hour={}", DateOfUnixNanos(hour_start),
+                                HourOfUnixNanos(hour_start));
     }
     files.push_back(std::move(file));
   }

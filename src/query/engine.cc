@@ -52,6 +52,9 @@ Engine::Engine(std::unique_ptr<Index> index, std::unique_ptr<ObjectStore> store,
       database_(std::move(database)),
       connection_(std::move(connection)),
       options_(std::move(options)) {
+  // Opening a second connection on a live database only fails when out of memory.
+  auto parser = duck::Connection::Open(*database_);
+  if (parser.ok()) parser_connection_ = std::move(*parser);
   ingester_ = std::make_unique<Ingester>(*index_, *store_, *connection_, options_.staging_dir,
                                          options_.ingest);
 }
@@ -150,7 +153,9 @@ absl::Status Engine::ExposeTable(const TableSchema& schema,
 }
 
 absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
-  auto names = connection_->ReferencedTables(statement);
+  // Table-name extraction and plain parsing run on a connection of their own,
+  // outside the session's statements.
+  auto names = parser_connection_->ReferencedTables(statement);
   if (!names.ok()) return absl::OkStatus();  // DuckDB will report the parse error
   for (const auto& name : *names) {
     std::string database = options_.default_database;
@@ -203,10 +208,7 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
   return rows;
 }
 
-absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, ResultSink& sink,
-                                                  bool explain, size_t explained_begin) {
-  Stopwatch watch;
-  std::string query = explain ? statement.substr(explained_begin) : statement;
+absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query) {
   schema_cache_.clear();
   SchemaLookup lookup = [this](const std::string& database,
                                const std::string& table) -> const TableSchema* {
@@ -227,9 +229,7 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
     }
     return analysis.status();
   }
-
-  StatementOutcome outcome;
-  outcome.statement_kind = explain ? "EXPLAIN" : "SELECT";
+  std::vector<TableScan> scans;
   for (const auto& [key, needs] : analysis->tables) {
     const TableSchema* schema = lookup(needs.database, needs.table);
     if (schema == nullptr) continue;
@@ -253,8 +253,18 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
     scan.pruned_by_stats = static_cast<int64_t>(candidates.size() - kept.size());
     scan.files_scanned = static_cast<int64_t>(kept.size());
     RETURN_IF_ERROR(ExposeTable(*schema, kept));
-    outcome.scans.push_back(scan);
+    scans.push_back(scan);
   }
+  return scans;
+}
+
+absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, ResultSink& sink,
+                                                  bool explain, size_t explained_begin) {
+  Stopwatch watch;
+  std::string query = explain ? statement.substr(explained_begin) : statement;
+  StatementOutcome outcome;
+  outcome.statement_kind = explain ? "EXPLAIN" : "SELECT";
+  ASSIGN_OR_RETURN(outcome.scans, ExposePrunedTables(query));
 
   if (explain) {
     RETURN_IF_ERROR(sink.Begin({"explain_key", "explain_value"}));
@@ -388,7 +398,11 @@ absl::StatusOr<StatementOutcome> Engine::RunInsert(const std::string& statement,
       (void)connection.Execute(fmt::format("DROP TABLE IF EXISTS temp.{}", kInsertStagingTable));
     }
   } drop_staging{*connection_};
-  RETURN_IF_ERROR(ExposeReferencedTables(statement));
+  std::string source = statement.substr(head.source_begin);
+  auto source_head = ParseStatementHead(source);
+  if (source_head.ok() && source_head->keyword != "DEFAULT") {
+    RETURN_IF_ERROR(ExposePrunedTables(source).status());
+  }
   std::string rewritten = statement.substr(0, head.target_begin) + "temp." + kInsertStagingTable +
                           statement.substr(head.target_end);
   auto inserted = connection_->Query(rewritten);
@@ -500,7 +514,7 @@ absl::StatusOr<StatementOutcome> Engine::Execute(const std::string& statement, R
       if (outcome.ok()) outcome->statement_kind = head.keyword;
       break;
     case StatementKind::kUnsupported:
-      RETURN_IF_ERROR(connection_->Parse(statement));
+      RETURN_IF_ERROR(parser_connection_->Parse(statement));
       if (head.keyword == "UPDATE" || head.keyword == "DELETE" || head.keyword == "TRUNCATE" ||
           head.keyword == "MERGE") {
         return absl::UnimplementedError(fmt::format(

@@ -105,6 +105,9 @@ class Engine {
 
   // Creates or replaces the view for a table over `entries`.
   absl::Status ExposeTable(const TableSchema& schema, const std::vector<IndexEntry>& entries);
+  // Analyses a query, prunes the files of every lake table it reads and
+  // exposes each as a view; returns what was scanned.
+  absl::StatusOr<std::vector<TableScan>> ExposePrunedTables(const std::string& query);
   // Exposes every lake table `statement` references, unpruned.
   absl::Status ExposeReferencedTables(const std::string& statement);
   // Streams a query's rows to the sink as text.
@@ -117,6 +120,7 @@ class Engine {
   std::unique_ptr<ObjectStore> store_;
   std::unique_ptr<duck::Database> database_;
   std::unique_ptr<duck::Connection> connection_;
+  std::unique_ptr<duck::Connection> parser_connection_;
   EngineOptions options_;
   std::unique_ptr<Ingester> ingester_;
   std::map<std::string, TableSchema> schema_cache_;  // per statement

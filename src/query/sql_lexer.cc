@@ -1,6 +1,7 @@
 #include "query/sql_lexer.h"
 
 #include <cctype>
+#include <cstdint>
 
 #include "fmt/format.h"
 
@@ -305,6 +306,31 @@ absl::StatusOr<StatementHead> ParseStatementHead(std::string_view statement) {
     if (absl::Status s = p.ExpectWord("INTO", "INSERT"); !s.ok()) return s;
     if (absl::Status s = p.ReadTableName("INSERT INTO", &head); !s.ok()) return s;
     head.kind = StatementKind::kInsert;
+    // The source follows an optional column list and BY NAME / BY POSITION.
+    auto all = TokenizeSql(statement, SIZE_MAX);
+    if (!all.ok()) return all.status();
+    size_t i = p.pos();
+    if (i < all->size() && (*all)[i].text == "AS" && (*all)[i].kind == SqlToken::Kind::kWord) {
+      i += 2;
+    }
+    if (i < all->size() && (*all)[i].text == "(") {
+      int depth = 0;
+      for (; i < all->size(); ++i) {
+        if ((*all)[i].text == "(") ++depth;
+        if ((*all)[i].text == ")" && --depth == 0) {
+          ++i;
+          break;
+        }
+      }
+    }
+    if (i + 1 < all->size() && (*all)[i].text == "BY" &&
+        ((*all)[i + 1].text == "NAME" || (*all)[i + 1].text == "POSITION")) {
+      i += 2;
+    }
+    if (i >= all->size()) {
+      return absl::InvalidArgumentError("INSERT needs VALUES, a SELECT or DEFAULT VALUES");
+    }
+    head.source_begin = (*all)[i].begin;
     return head;
   }
   if (kw == "DROP") {

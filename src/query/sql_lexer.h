@@ -59,6 +59,9 @@ struct StatementHead {
   bool if_not_exists = false;  // CREATE ... IF NOT EXISTS
   bool if_exists = false;      // DROP ... IF EXISTS
   bool create_as_select = false;
+  // For kInsert: the offset where the rows' source starts (VALUES, SELECT,
+  // WITH, FROM, DEFAULT VALUES), after any column list and BY NAME/POSITION.
+  size_t source_begin = 0;
   // For kExplain: the offset where the explained statement starts.
   size_t explained_begin = 0;
 };

@@ -41,6 +41,11 @@ TEST(SqlLexerTest, InsertTargetSpanCoversTheName) {
   ASSERT_TRUE(head.ok()) << head.status();
   EXPECT_EQ(head->kind, StatementKind::kInsert);
   EXPECT_EQ(sql.substr(head->target_begin, head->target_end - head->target_begin), "metrics.cpu");
+  EXPECT_EQ(sql.substr(head->source_begin), "VALUES ('a')");
+  std::string by_name = "INSERT INTO t BY NAME SELECT 1 AS a";
+  EXPECT_EQ(by_name.substr(ParseStatementHead(by_name)->source_begin), "SELECT 1 AS a");
+  std::string nested = "INSERT INTO t (a, b) (SELECT (1), 2)";
+  EXPECT_EQ(nested.substr(ParseStatementHead(nested)->source_begin), "(SELECT (1), 2)");
 }
 
 TEST(SqlLexerTest, ClassifiesStatements) {
