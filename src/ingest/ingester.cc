@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cctype>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -366,6 +368,9 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
     stats.bytes += entry.size_bytes;
     entries.push_back(std::move(entry));
   }
+  // Test hook: die like a killed process at the worst moment, with the files
+  // in the store and the catalog batch not yet sent.
+  if (std::getenv("SHARDLAKE_TEST_CRASH_BEFORE_BATCH") != nullptr) std::raise(SIGKILL);
   if (absl::Status s = index_.Batch(entries, {}); !s.ok()) return undo(s);
   stats.files = static_cast<int64_t>(entries.size());
   stats.seconds = watch.ElapsedSeconds();

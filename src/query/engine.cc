@@ -513,6 +513,21 @@ absl::StatusOr<StatementOutcome> Engine::Execute(const std::string& statement, R
       outcome = RunPassThrough(statement, sink, /*expose_tables=*/false);
       if (outcome.ok()) outcome->statement_kind = head.keyword;
       break;
+    case StatementKind::kCopyTo: {
+      auto scans = ExposePrunedTables(head.copy_query);
+      if (!scans.ok()) return scans.status();
+      auto result = connection_->Query(statement);
+      if (!result.ok()) return ExplainUnknownTable(result.status());
+      auto count = (*result)->FetchAllAsStrings();
+      if (!count.ok()) return count.status();
+      StatementOutcome copied;
+      copied.statement_kind = "COPY";
+      copied.scans = *scans;
+      copied.rows = count->empty() || !(*count)[0][0] ? 0 : std::stoll(*(*count)[0][0]);
+      copied.message = fmt::format("exported {} row(s)", copied.rows);
+      outcome = std::move(copied);
+      break;
+    }
     case StatementKind::kUnsupported:
       RETURN_IF_ERROR(parser_connection_->Parse(statement));
       if (head.keyword == "UPDATE" || head.keyword == "DELETE" || head.keyword == "TRUNCATE" ||

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstdint>
 
+#include "common/sql_text.h"
 #include "fmt/format.h"
 
 namespace shardlake {
@@ -344,6 +345,38 @@ absl::StatusOr<StatementHead> ParseStatementHead(std::string_view statement) {
     }
     if (absl::Status s = p.ReadTableName("DROP TABLE", &head); !s.ok()) return s;
     head.kind = StatementKind::kDropTable;
+    return head;
+  }
+  if (kw == "COPY") {
+    auto all = TokenizeSql(statement, SIZE_MAX);
+    if (!all.ok()) return all.status();
+    size_t i = 1;
+    if (i < all->size() && (*all)[i].text == "(") {
+      int depth = 0;
+      size_t open = i;
+      for (; i < all->size(); ++i) {
+        if ((*all)[i].text == "(") ++depth;
+        if ((*all)[i].text == ")" && --depth == 0) break;
+      }
+      if (i >= all->size()) return absl::InvalidArgumentError("COPY: unbalanced parentheses");
+      size_t begin = (*all)[open].end;
+      head.copy_query = std::string(statement.substr(begin, (*all)[i].begin - begin));
+      ++i;
+    } else {
+      p.AcceptWord("COPY");
+      if (absl::Status s = p.ReadTableName("COPY", &head); !s.ok()) return s;
+      i = p.pos();
+      std::string name = head.target.database.empty()
+                             ? QuoteIdentifier(head.target.table)
+                             : QuoteIdentifier(head.target.database) + "." +
+                                   QuoteIdentifier(head.target.table);
+      head.copy_query = "SELECT * FROM " + name;
+    }
+    if (i >= all->size() || (*all)[i].text != "TO") {
+      return absl::InvalidArgumentError(
+          "only COPY ... TO is supported (it exports a query); use `shardlake load` to import");
+    }
+    head.kind = StatementKind::kCopyTo;
     return head;
   }
   head.kind = StatementKind::kUnsupported;

@@ -40,6 +40,7 @@ enum class StatementKind {
   kDescribe,     // DESCRIBE / SHOW / SUMMARIZE
   kUnsupported,  // UPDATE, DELETE, ALTER, COPY, ATTACH, ... (see the message)
   kSession,      // SET, RESET, PRAGMA: session settings, passed to DuckDB
+  kCopyTo,       // COPY (query) TO ... / COPY table TO ...: export to a local file
 };
 
 // A (database, table) name as written; database is empty when unqualified.
@@ -62,6 +63,8 @@ struct StatementHead {
   // For kInsert: the offset where the rows' source starts (VALUES, SELECT,
   // WITH, FROM, DEFAULT VALUES), after any column list and BY NAME/POSITION.
   size_t source_begin = 0;
+  // For kCopyTo: the exported query ("SELECT * FROM t" for COPY t TO).
+  std::string copy_query;
   // For kExplain: the offset where the explained statement starts.
   size_t explained_begin = 0;
 };

@@ -60,6 +60,17 @@ TEST(SqlLexerTest, ClassifiesStatements) {
   EXPECT_EQ(kind("UPDATE t SET a = 1"), StatementKind::kUnsupported);
 }
 
+TEST(SqlLexerTest, CopyToExportsAQuery) {
+  auto head = ParseStatementHead("COPY (SELECT (1) AS a FROM m.t) TO 'x.csv' (HEADER)");
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->kind, StatementKind::kCopyTo);
+  EXPECT_EQ(head->copy_query, "SELECT (1) AS a FROM m.t");
+  auto table = ParseStatementHead("COPY m.t TO 'x.parquet'");
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_EQ(table->copy_query, "SELECT * FROM \"m\".\"t\"");
+  EXPECT_FALSE(ParseStatementHead("COPY m.t FROM 'x.csv'").ok());
+}
+
 TEST(SqlLexerTest, RejectsMalformedHeads) {
   EXPECT_FALSE(ParseStatementHead("INSERT INTO").ok());
   EXPECT_FALSE(ParseStatementHead("INSERT INTO a.b.c VALUES (1)").ok());

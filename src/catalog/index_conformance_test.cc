@@ -1,0 +1,65 @@
+// Runs the Index conformance suite against the SQLite and in-memory backends.
+#include "catalog/index_conformance.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "catalog/memory_index.h"
+#include "fmt/format.h"
+
+namespace shardlake {
+namespace {
+
+// Temp directories created for the current test, removed by cleanup.
+std::vector<std::string>& TempDirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenFreshSqlite() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "shardlake_catalog_XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(fmt::format("mkdtemp({}) failed", pattern));
+  }
+  TempDirs().push_back(pattern);
+  return OpenIndex("sqlite://" + pattern + "/catalog.sqlite");
+}
+
+void RemoveTempDirs() {
+  for (const std::string& dir : TempDirs()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  TempDirs().clear();
+}
+
+// Memory indexes with a unique name per test; forgotten afterwards.
+std::vector<std::string>& MemoryNames() {
+  static std::vector<std::string> names;
+  return names;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenFreshMemory() {
+  static int counter = 0;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name =
+      fmt::format("conformance-{}-{}", info != nullptr ? info->name() : "test", ++counter);
+  MemoryNames().push_back(name);
+  return OpenIndex("memory://" + name);
+}
+
+void ForgetMemoryIndexes() {
+  for (const std::string& name : MemoryNames()) MemoryIndex::Forget(name);
+  MemoryNames().clear();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IndexConformanceTest,
+                         ::testing::Values(IndexBackend{"sqlite", OpenFreshSqlite, RemoveTempDirs},
+                                           IndexBackend{"memory", OpenFreshMemory,
+                                                        ForgetMemoryIndexes}),
+                         IndexBackendName);
+
+}  // namespace
+}  // namespace shardlake

@@ -1,0 +1,235 @@
+#include "catalog/index_entry.h"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+
+namespace shardlake {
+namespace {
+
+using nlohmann::json;
+
+absl::Status FieldError(std::string_view what, std::string_view field, const json& value) {
+  return absl::InvalidArgumentError(
+      fmt::format("JSON field '{}' must be {}, got {}", field, what, value.type_name()));
+}
+
+// The member `field` of `object`, or nullptr when it is absent or JSON null.
+const json* FindField(const json& object, const char* field) {
+  auto it = object.find(field);
+  if (it == object.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+absl::Status ReadString(const json& object, const char* field, std::string* out) {
+  const json* value = FindField(object, field);
+  if (value == nullptr) return absl::OkStatus();
+  if (!value->is_string()) return FieldError("a string", field, *value);
+  *out = value->get_ref<const std::string&>();
+  return absl::OkStatus();
+}
+
+// Accepts JSON integers in int64 range, and doubles with an integral value in
+// int64 range (Lua's cjson re-encodes large integers that way).
+absl::Status ReadInt64(const json& object, const char* field, int64_t* out) {
+  const json* value = FindField(object, field);
+  if (value == nullptr) return absl::OkStatus();
+  if (value->is_number_integer() && !value->is_number_unsigned()) {
+    *out = value->get<int64_t>();
+    return absl::OkStatus();
+  }
+  if (value->is_number_unsigned()) {
+    uint64_t u = value->get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::InvalidArgumentError(
+          fmt::format("JSON field '{}' is out of int64 range: {}", field, u));
+    }
+    *out = static_cast<int64_t>(u);
+    return absl::OkStatus();
+  }
+  if (value->is_number_float()) {
+    double d = value->get<double>();
+    // 2^63 is exactly representable; int64 covers [-2^63, 2^63).
+    if (!std::isfinite(d) || std::trunc(d) != d || d < -9223372036854775808.0 ||
+        d >= 9223372036854775808.0) {
+      return absl::InvalidArgumentError(
+          fmt::format("JSON field '{}' must be an integer, got {}", field, value->dump()));
+    }
+    *out = static_cast<int64_t>(d);
+    return absl::OkStatus();
+  }
+  return FieldError("an integer", field, *value);
+}
+
+// Reads a Redis-style decimal string ("str_min_time"); leaves `out` alone when
+// the field is absent, null or empty.
+absl::Status ReadDecimalString(const json& object, const char* field, int64_t* out) {
+  const json* value = FindField(object, field);
+  if (value == nullptr) return absl::OkStatus();
+  if (!value->is_string()) return FieldError("a decimal string", field, *value);
+  const std::string& text = value->get_ref<const std::string&>();
+  if (text.empty()) return absl::OkStatus();
+  int64_t parsed = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("JSON field '{}' must be a decimal int64, got '{}'", field, text));
+  }
+  *out = parsed;
+  return absl::OkStatus();
+}
+
+absl::Status ReadStats(const json& object, const char* field, json* out) {
+  auto it = object.find(field);
+  if (it == object.end() || it->is_null()) {  // GigAPI writes null for "no stats"
+    *out = json::object();
+    return absl::OkStatus();
+  }
+  if (!it->is_object()) return FieldError("an object", field, *it);
+  *out = *it;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+nlohmann::json IndexEntryToJson(const IndexEntry& entry) {
+  json out = json::object();
+  out["layer"] = entry.layer;
+  out["database"] = entry.database;
+  out["table"] = entry.table;
+  out["path"] = entry.path;
+  out["size_bytes"] = entry.size_bytes;
+  out["row_count"] = entry.row_count;
+  out["chunk_time"] = entry.chunk_time;
+  out["min"] = entry.min;
+  out["max"] = entry.max;
+  out["min_time"] = entry.min_time;
+  out["max_time"] = entry.max_time;
+  out["writer_id"] = entry.writer_id;
+  return out;
+}
+
+absl::StatusOr<IndexEntry> IndexEntryFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(
+        fmt::format("an index entry must be a JSON object, got {}", json.type_name()));
+  }
+  IndexEntry entry;
+  RETURN_IF_ERROR(ReadString(json, "layer", &entry.layer));
+  RETURN_IF_ERROR(ReadString(json, "database", &entry.database));
+  RETURN_IF_ERROR(ReadString(json, "table", &entry.table));
+  if (FindField(json, "path") == nullptr) {
+    return absl::InvalidArgumentError("JSON field 'path' is missing from the index entry");
+  }
+  RETURN_IF_ERROR(ReadString(json, "path", &entry.path));
+  RETURN_IF_ERROR(ReadInt64(json, "size_bytes", &entry.size_bytes));
+  RETURN_IF_ERROR(ReadInt64(json, "row_count", &entry.row_count));
+  RETURN_IF_ERROR(ReadInt64(json, "chunk_time", &entry.chunk_time));
+  RETURN_IF_ERROR(ReadStats(json, "min", &entry.min));
+  RETURN_IF_ERROR(ReadStats(json, "max", &entry.max));
+  RETURN_IF_ERROR(ReadInt64(json, "min_time", &entry.min_time));
+  RETURN_IF_ERROR(ReadInt64(json, "max_time", &entry.max_time));
+  RETURN_IF_ERROR(ReadString(json, "writer_id", &entry.writer_id));
+  RETURN_IF_ERROR(ReadDecimalString(json, "str_min_time", &entry.min_time));
+  RETURN_IF_ERROR(ReadDecimalString(json, "str_max_time", &entry.max_time));
+  RETURN_IF_ERROR(ReadDecimalString(json, "str_chunk_time", &entry.chunk_time));
+  return entry;
+}
+
+std::string FolderOfPath(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return "";
+  return path.substr(0, slash);
+}
+
+int IterationOfPath(const std::string& path) {
+  static constexpr std::string_view kSuffix = ".parquet";
+  std::string_view name = path;
+  if (size_t slash = name.rfind('/'); slash != std::string_view::npos) {
+    name.remove_prefix(slash + 1);
+  }
+  if (name.size() <= kSuffix.size() || name.substr(name.size() - kSuffix.size()) != kSuffix) {
+    return 0;
+  }
+  name.remove_suffix(kSuffix.size());  // "<uuid>.N"
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return 0;
+  std::string_view digits = name.substr(dot + 1);
+  if (digits.empty()) return 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return 0;
+  }
+  int iteration = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), iteration);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return 0;
+  return iteration;
+}
+
+int TableSchema::ColumnIndex(const std::string& name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+nlohmann::json TableSchemaToJson(const TableSchema& schema) {
+  json columns = json::array();
+  for (const ColumnDef& column : schema.columns) {
+    columns.push_back(json{{"name", column.name}, {"type", column.type}});
+  }
+  json out = json::object();
+  out["database"] = schema.database;
+  out["table"] = schema.table;
+  out["columns"] = std::move(columns);
+  out["time_column"] = schema.time_column;
+  out["version"] = schema.version;
+  out["created_at"] = schema.created_at;
+  return out;
+}
+
+absl::StatusOr<TableSchema> TableSchemaFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(
+        fmt::format("a table schema must be a JSON object, got {}", json.type_name()));
+  }
+  TableSchema schema;
+  for (const char* required : {"database", "table", "columns"}) {
+    if (FindField(json, required) == nullptr) {
+      return absl::InvalidArgumentError(
+          fmt::format("JSON field '{}' is missing from the table schema", required));
+    }
+  }
+  RETURN_IF_ERROR(ReadString(json, "database", &schema.database));
+  RETURN_IF_ERROR(ReadString(json, "table", &schema.table));
+  const nlohmann::json& columns = *FindField(json, "columns");
+  if (!columns.is_array()) return FieldError("an array", "columns", columns);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const nlohmann::json& column = columns[i];
+    std::string field = fmt::format("columns[{}]", i);
+    if (!column.is_object()) return FieldError("an object", field, column);
+    ColumnDef def;
+    for (const char* key : {"name", "type"}) {
+      const nlohmann::json* value = FindField(column, key);
+      std::string name = fmt::format("{}.{}", field, key);
+      if (value == nullptr) {
+        return absl::InvalidArgumentError(fmt::format("JSON field '{}' is missing", name));
+      }
+      if (!value->is_string()) return FieldError("a string", name, *value);
+      (std::string_view(key) == "name" ? def.name : def.type) =
+          value->get_ref<const std::string&>();
+    }
+    schema.columns.push_back(std::move(def));
+  }
+  RETURN_IF_ERROR(ReadString(json, "time_column", &schema.time_column));
+  RETURN_IF_ERROR(ReadInt64(json, "version", &schema.version));
+  RETURN_IF_ERROR(ReadInt64(json, "created_at", &schema.created_at));
+  return schema;
+}
+
+}  // namespace shardlake
