@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -11,6 +13,7 @@ int RunLoad(const GlobalOptions& options, const std::string& table,
   if (!engine.ok()) return ReportError(engine.status());
   for (const auto& file : files) {
     auto stats = (*engine)->LoadFile(table, file);
+    if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\r%60s\r", "");  // clear the progress line
     if (!stats.ok()) return ReportError(stats.status());
     double rate = stats->seconds > 0 ? stats->rows / stats->seconds : 0;
     std::printf("loaded %s: %lld rows into %lld file(s), %s, %.2f s (%.0f rows/s)\n", file.c_str(),

@@ -1,5 +1,8 @@
 #include "cli/context.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <filesystem>
 
 #include "catalog/index.h"
@@ -31,6 +34,14 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const GlobalOptions& options)
   if (options.threads > 0) engine_options.duckdb_options["threads"] = std::to_string(options.threads);
   if (!options.memory_limit.empty()) {
     engine_options.duckdb_options["memory_limit"] = options.memory_limit;
+  }
+  if (isatty(STDERR_FILENO)) {
+    engine_options.ingest.progress = [](double percent, double seconds, int64_t bytes) {
+      std::string done = percent < 0 ? "" : fmt::format("{:5.1f}%, ", percent);
+      std::fprintf(stderr, "\r  writing Parquet: %s%s written, %.1f s   ", done.c_str(),
+                   HumanBytes(bytes).c_str(), seconds);
+      std::fflush(stderr);
+    };
   }
   engine_options.duckdb_options["temp_directory"] = (data_dir / "staging" / "duckdb-tmp").string();
   return Engine::Open(std::move(index), std::move(store), std::move(engine_options));

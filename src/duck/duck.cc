@@ -558,6 +558,8 @@ absl::StatusOr<std::unique_ptr<DataChunk>> Connection::FromArrow(ArrowBatch& bat
 
 void Connection::Interrupt() { duckdb_interrupt(handle_); }
 
+double Connection::Progress() { return duckdb_query_progress(handle_).percentage; }
+
 absl::StatusOr<std::optional<std::string>> QueryScalar(Connection& connection,
                                                        std::string_view sql) {
   auto result = connection.Query(sql);

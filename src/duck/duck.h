@@ -242,6 +242,10 @@ class Connection {
   // Cancelled. Safe to call from any thread.
   void Interrupt();
 
+  // Progress of the running query in percent (0-100), or -1 when unknown.
+  // Safe to call from any thread.
+  double Progress();
+
  private:
   explicit Connection(_duckdb_connection* handle) : handle_(handle) {}
   _duckdb_connection* handle_;

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cctype>
 #include <cmath>
 #include <csignal>
@@ -139,6 +143,50 @@ std::string ProjectToSchema(const TableSchema& schema, const std::set<std::strin
   }
   return out;
 }
+
+// Polls DuckDB's progress for the running statement on another thread.
+class ProgressReporter {
+ public:
+  ProgressReporter(duck::Connection& connection,
+                   const std::function<void(double, double, int64_t)>& callback,
+                   const Stopwatch& watch, fs::path staging) {
+    if (!callback) return;
+    thread_ = std::thread([this, &connection, callback, &watch, staging] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!done_) {
+        if (wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) break;
+        callback(connection.Progress(), watch.ElapsedSeconds(), BytesUnder(staging));
+      }
+    });
+  }
+  ~ProgressReporter() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  ProgressReporter(const ProgressReporter&) = delete;
+  ProgressReporter& operator=(const ProgressReporter&) = delete;
+
+ private:
+  static int64_t BytesUnder(const fs::path& dir) {
+    int64_t total = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_regular_file(ec)) total += static_cast<int64_t>(it->file_size(ec));
+    }
+    return total;
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 struct WrittenFile {
   fs::path local;
@@ -295,7 +343,12 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
                        QuoteLiteral(staging.path().string()), common_options,
                        options_.target_file_bytes);
   }
-  if (absl::Status s = connection_.Execute(copy); !s.ok()) return WithSource(s, source);
+  absl::Status copied;
+  {
+    ProgressReporter reporter(connection_, options_.progress, watch, staging.path());
+    copied = connection_.Execute(copy);
+  }
+  if (!copied.ok()) return WithSource(copied, source);
 
   // Collect what DuckDB wrote.
   std::vector<WrittenFile> files;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,10 @@ struct IngestOptions {
   int64_t target_file_bytes = 256LL << 20;
   int64_t row_group_size = 122'880;
   std::string writer_id;  // recorded in each IndexEntry
+  // Called about every 200 ms while DuckDB writes the files, from another
+  // thread, with the percent done (-1 when DuckDB cannot tell), the seconds
+  // elapsed and the Parquet bytes written so far.
+  std::function<void(double percent, double seconds, int64_t bytes_written)> progress;
 };
 
 class Ingester {
