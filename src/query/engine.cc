@@ -16,6 +16,7 @@ namespace shardlake {
 namespace {
 
 constexpr char kInsertStagingTable[] = "__shardlake_insert_rows";
+constexpr char kReferenceViewPrefix[] = "__shardlake_ref_";
 constexpr size_t kSinkBatchRows = 1024;
 
 std::string Lower(std::string text) {
@@ -115,6 +116,12 @@ absl::Status Engine::ExplainUnknownTable(const absl::Status& status) {
 
 absl::Status Engine::ExposeTable(const TableSchema& schema,
                                  const std::vector<IndexEntry>& entries) {
+  return ExposeTableAs(schema, entries, schema.database, schema.table);
+}
+
+absl::Status Engine::ExposeTableAs(const TableSchema& schema,
+                                   const std::vector<IndexEntry>& entries,
+                                   const std::string& view_schema, const std::string& view_name) {
   std::string columns;
   for (const auto& column : schema.columns) {
     if (!columns.empty()) columns += ", ";
@@ -149,7 +156,7 @@ absl::Status Engine::ExposeTable(const TableSchema& schema,
   }
   return connection_->Execute(fmt::format(
       "CREATE SCHEMA IF NOT EXISTS {0}; CREATE OR REPLACE VIEW {0}.{1} AS {2}",
-      QuoteIdentifier(schema.database), QuoteIdentifier(schema.table), body));
+      QuoteIdentifier(view_schema), QuoteIdentifier(view_name), body));
 }
 
 absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
@@ -208,7 +215,8 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
   return rows;
 }
 
-absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query) {
+absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query,
+                                                                  std::string* rewritten) {
   schema_cache_.clear();
   SchemaLookup lookup = [this](const std::string& database,
                                const std::string& table) -> const TableSchema* {
@@ -230,6 +238,7 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
     return analysis.status();
   }
   std::vector<TableScan> scans;
+  std::map<std::string, std::vector<IndexEntry>> kept_by_table;
   for (const auto& [key, needs] : analysis->tables) {
     const TableSchema* schema = lookup(needs.database, needs.table);
     if (schema == nullptr) continue;
@@ -254,6 +263,36 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
     scan.files_scanned = static_cast<int64_t>(kept.size());
     RETURN_IF_ERROR(ExposeTable(*schema, kept));
     scans.push_back(scan);
+    kept_by_table[key] = std::move(kept);
+  }
+  if (rewritten == nullptr || analysis->references.size() < 2) return scans;
+
+  // Give every reference its own view, so `t a JOIN t b` with different time
+  // windows reads only what each side needs.
+  std::vector<std::string> view_names(analysis->references.size());
+  std::map<std::string, std::set<std::string>> scanned_paths;
+  for (size_t i = 0; i < analysis->references.size(); ++i) {
+    const auto& reference = analysis->references[i];
+    if (reference.table_key.empty()) continue;
+    const TableNeeds& needs = analysis->tables.at(reference.table_key);
+    const TableSchema* schema = lookup(needs.database, needs.table);
+    if (schema == nullptr) continue;
+    TableNeeds single{needs.database, needs.table, {reference.constraints}};
+    std::vector<IndexEntry> kept;
+    for (const auto& entry : kept_by_table[reference.table_key]) {
+      if (EntryMayMatch(entry, *schema, single)) {
+        kept.push_back(entry);
+        scanned_paths[reference.table_key].insert(entry.path);
+      }
+    }
+    view_names[i] = fmt::format("{}{}", kReferenceViewPrefix, i);
+    RETURN_IF_ERROR(ExposeTableAs(*schema, kept, "main", view_names[i]));
+  }
+  auto sql = RewriteReferences(*connection_, *analysis, view_names);
+  if (!sql.ok()) return scans;  // one view per table still answers correctly
+  *rewritten = std::move(*sql);
+  for (auto& scan : scans) {
+    scan.files_scanned = static_cast<int64_t>(scanned_paths[scan.table].size());
   }
   return scans;
 }
@@ -264,7 +303,10 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
   std::string query = explain ? statement.substr(explained_begin) : statement;
   StatementOutcome outcome;
   outcome.statement_kind = explain ? "EXPLAIN" : "SELECT";
-  ASSIGN_OR_RETURN(outcome.scans, ExposePrunedTables(query));
+  std::string rewritten;
+  ASSIGN_OR_RETURN(outcome.scans, ExposePrunedTables(query, &rewritten));
+  std::string run = rewritten.empty() ? query : rewritten;
+  if (run != query && !connection_->Prepare(run).ok()) run = query;
 
   if (explain) {
     RETURN_IF_ERROR(sink.Begin({"explain_key", "explain_value"}));
@@ -276,7 +318,7 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
                                   scan.table, scan.files_scanned, scan.files_total,
                                   scan.pruned_by_time, scan.pruned_by_stats)});
     }
-    auto plan = connection_->Query(statement);
+    auto plan = connection_->Query(statement.substr(0, explained_begin) + run);
     if (!plan.ok()) return ExplainUnknownTable(plan.status());
     ASSIGN_OR_RETURN(auto plan_rows, (*plan)->FetchAllAsStrings());
     for (auto& row : plan_rows) rows.push_back(std::move(row));
@@ -291,7 +333,7 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
   if (auto prepared = connection_->Prepare(query); !prepared.ok()) {
     return ExplainUnknownTable(prepared.status());
   }
-  ASSIGN_OR_RETURN(outcome.rows, StreamRows(query, sink));
+  ASSIGN_OR_RETURN(outcome.rows, StreamRows(run, sink));
   outcome.produced_rows = true;
   outcome.seconds = watch.ElapsedSeconds();
   return outcome;

@@ -105,9 +105,15 @@ class Engine {
 
   // Creates or replaces the view for a table over `entries`.
   absl::Status ExposeTable(const TableSchema& schema, const std::vector<IndexEntry>& entries);
+  absl::Status ExposeTableAs(const TableSchema& schema, const std::vector<IndexEntry>& entries,
+                             const std::string& view_schema, const std::string& view_name);
   // Analyses a query, prunes the files of every lake table it reads and
-  // exposes each as a view; returns what was scanned.
-  absl::StatusOr<std::vector<TableScan>> ExposePrunedTables(const std::string& query);
+  // exposes each as a view; returns what was scanned. With `rewritten`, a
+  // query that references lake tables more than once also gets one view per
+  // reference, and `rewritten` receives the query using them (left empty when
+  // that is not possible).
+  absl::StatusOr<std::vector<TableScan>> ExposePrunedTables(const std::string& query,
+                                                            std::string* rewritten = nullptr);
   // Exposes every lake table `statement` references, unpruned.
   absl::Status ExposeReferencedTables(const std::string& statement);
   // Streams a query's rows to the sink as text.

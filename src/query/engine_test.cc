@@ -213,6 +213,37 @@ TEST_P(EngineTest, TimePruningSkipsFilesAndKeepsResults) {
   EXPECT_EQ(pruned, unpruned);
 }
 
+TEST_P(EngineTest, EachReferenceIsPrunedOnItsOwn) {
+  ASSERT_TRUE(Run("CREATE TABLE m.t (time TIMESTAMP, v INTEGER)").ok());
+  ASSERT_TRUE(Run("INSERT INTO m.t SELECT TIMESTAMP '2026-03-01' + INTERVAL (i) MINUTE, i "
+                  "FROM range(24 * 60) r(i)")
+                  .ok());
+  // This hour against the same hour a day... here: hour 3 against hour 20.
+  std::string where =
+      "a.time >= '2026-03-01 03:00' AND a.time < '2026-03-01 04:00' AND b.time >= "
+      "'2026-03-01 20:00' AND b.time < '2026-03-01 21:00'";
+  StatementOutcome outcome;
+  RowList pruned = Query(
+      "SELECT count(*), sum(a.v - b.v) FROM m.t a JOIN m.t b ON minute(a.time) = minute(b.time) "
+      "WHERE " + where,
+      &outcome);
+  ASSERT_EQ(outcome.scans.size(), 1u);
+  EXPECT_LE(outcome.scans[0].files_scanned, 4);  // each side: its hour and a boundary file
+  RowList full = Query(
+      "SELECT count(*), sum(a.v - b.v) FROM m.t a JOIN m.t b ON minute(a.time) = minute(b.time) "
+      "WHERE (" + where + ") OR (a.v IS NULL AND false)");
+  EXPECT_EQ(pruned, full);
+  EXPECT_EQ(pruned[0][0], "60");
+  EXPECT_EQ(pruned[0][1], "-61200");
+  // Scalar subqueries over the same table each keep their own window.
+  Query("SELECT (SELECT count(*) FROM m.t WHERE time < '2026-03-01 01:00'), count(*) FROM m.t "
+        "WHERE time >= '2026-03-01 23:00'",
+        &outcome);
+  EXPECT_LE(outcome.scans[0].files_scanned, 3);
+  EXPECT_EQ(sink_.rows_[0][0], "60");
+  EXPECT_EQ(sink_.rows_[0][1], "60");
+}
+
 TEST_P(EngineTest, NoMatchingFileGivesEmptyResultWithColumns) {
   ASSERT_TRUE(Run("CREATE TABLE m.t (time TIMESTAMP_NS, host VARCHAR, usage DOUBLE)").ok());
   ASSERT_TRUE(Run("INSERT INTO m.t VALUES ('2026-01-01 00:00:00', 'a', 1)").ok());

@@ -512,7 +512,9 @@ absl::StatusOr<QueryAnalysis> AnalyzeQuery(duck::Connection& connection, const s
 
   QueryAnalysis analysis;
   std::set<std::string> unknown;
+  analysis.ast = ast;
   for (Reference& ref : analyzer.references()) {
+    analysis.references.push_back({ref.key, {}});
     if (ref.resolved == nullptr) {
       std::string schema = Lower(ref.schema);
       bool system = schema == "information_schema" || schema == "pg_catalog" ||
@@ -584,10 +586,80 @@ absl::StatusOr<QueryAnalysis> AnalyzeQuery(duck::Connection& connection, const s
         constraints.constraints.push_back(std::move(constraint));
       }
     }
+    analysis.references.back().constraints = constraints;
     needs.references.push_back(std::move(constraints));
   }
   analysis.unknown_tables.assign(unknown.begin(), unknown.end());
   return analysis;
+}
+
+namespace {
+
+// Visits BASE_TABLE nodes in the same order as Analyzer::CollectReferences.
+void VisitBaseTables(json& node, const std::function<void(json&)>& visit) {
+  if (node.is_object()) {
+    if (Str(node, "type") == "BASE_TABLE" && node.contains("table_name")) {
+      visit(node);
+      return;
+    }
+    for (auto& [key, value] : node.items()) VisitBaseTables(value, visit);
+  } else if (node.is_array()) {
+    for (auto& item : node) VisitBaseTables(item, visit);
+  }
+}
+
+bool HasLongColumnReference(const json& node) {
+  if (node.is_object()) {
+    if (Str(node, "class") == "COLUMN_REF" && Member(node, "column_names").is_array() &&
+        Member(node, "column_names").size() > 2) {
+      return true;
+    }
+    for (const auto& [key, value] : node.items()) {
+      if (HasLongColumnReference(value)) return true;
+    }
+  } else if (node.is_array()) {
+    for (const auto& item : node) {
+      if (HasLongColumnReference(item)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RewriteReferences(duck::Connection& connection,
+                                              const QueryAnalysis& analysis,
+                                              const std::vector<std::string>& view_names) {
+  if (HasLongColumnReference(analysis.ast)) {
+    return absl::FailedPreconditionError("query uses schema.table.column references");
+  }
+  json ast = analysis.ast;
+  size_t index = 0;
+  bool rewritten = false;
+  VisitBaseTables(ast, [&](json& node) {
+    if (index < view_names.size() && !view_names[index].empty()) {
+      std::string visible = Str(node, "alias");
+      if (visible.empty()) visible = Str(node, "table_name");
+      node["alias"] = visible;
+      node["catalog_name"] = "";
+      node["schema_name"] = "";
+      node["table_name"] = view_names[index];
+      rewritten = true;
+    }
+    ++index;
+  });
+  if (index != view_names.size()) {
+    return absl::InternalError("reference count changed while rewriting");
+  }
+  if (!rewritten) return absl::FailedPreconditionError("nothing to rewrite");
+  ASSIGN_OR_RETURN(auto prepared, connection.Prepare("SELECT json_deserialize_sql($1::JSON)"));
+  RETURN_IF_ERROR(prepared->BindString(1, ast.dump()));
+  ASSIGN_OR_RETURN(auto result, prepared->Execute());
+  ASSIGN_OR_RETURN(auto rows, result->FetchAllAsStrings());
+  if (rows.empty() || !rows[0][0].has_value()) {
+    return absl::InternalError("json_deserialize_sql returned nothing");
+  }
+  return *rows[0][0];
 }
 
 }  // namespace shardlake

@@ -72,6 +72,15 @@ bool EntryMayMatch(const IndexEntry& entry, const TableSchema& schema, const Tab
 struct QueryAnalysis {
   // Lake tables referenced, keyed by "database.table".
   std::map<std::string, TableNeeds> tables;
+  // Every BASE_TABLE reference of the AST in traversal order: the lake table
+  // it resolves to ("" if none) and what that reference alone needs.
+  struct Reference {
+    std::string table_key;
+    ReferenceConstraints constraints;
+  };
+  std::vector<Reference> references;
+  // The query's AST as DuckDB serialized it.
+  nlohmann::json ast;
   // Names referenced that resolve neither to a lake table, a CTE, nor a
   // DuckDB system schema (for "unknown table" errors).
   std::vector<std::string> unknown_tables;
@@ -88,5 +97,14 @@ using SchemaLookup =
 absl::StatusOr<QueryAnalysis> AnalyzeQuery(duck::Connection& connection, const std::string& sql,
                                            const std::string& default_database,
                                            const SchemaLookup& lookup);
+
+// The query with each lake-table reference i for which `view_names[i]` is
+// non-empty replaced by that view (keeping the reference's visible name as its
+// alias), as SQL from DuckDB's deserializer. Errors: FailedPrecondition when
+// the query cannot be rewritten safely (e.g. it uses schema.table.column
+// references); callers then fall back to one view per table.
+absl::StatusOr<std::string> RewriteReferences(duck::Connection& connection,
+                                              const QueryAnalysis& analysis,
+                                              const std::vector<std::string>& view_names);
 
 }  // namespace shardlake
