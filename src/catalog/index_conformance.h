@@ -22,9 +22,9 @@
 #include <optional>
 #include <ostream>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -131,6 +131,13 @@ class IndexConformanceTest : public ::testing::TestWithParam<IndexBackend> {
     options.after = after;
     options.before = before;
     return QueryPaths(options);
+  }
+
+  // The value of `result`, or a default T after failing the test.
+  template <typename T>
+  static T ValueOrFail(absl::StatusOr<T> result) {
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? std::move(*result) : T();
   }
 
   bool IsLive(const std::string& path, const std::string& database = "db",
@@ -293,7 +300,7 @@ TEST_P(IndexConformanceTest, CompactionSwapIsAtomic) {
       {merged}, {Ref(dir + "a.1.parquet"), Ref(dir + "b.1.parquet"), Ref(dir + "c.1.parquet")}));
   EXPECT_EQ(QueryPaths(), Strings({dir + "m.2.parquet"}));
   EXPECT_FALSE(IsLive(dir + "a.1.parquet"));
-  EXPECT_EQ(*index_->ListFolders("db", "t"), Strings({"date=2026-01-01/hour=05"}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("db", "t")), Strings({"date=2026-01-01/hour=05"}));
 
   // A swap that fails half-way (second removed path missing) leaves everything.
   absl::Status status = index_->Batch({Entry(dir + "n.3.parquet", kT0, kT0 + 30)},
@@ -523,27 +530,27 @@ TEST_P(IndexConformanceTest, ListsAreSortedAndDistinct) {
        Entry("root.1.parquet", kT0, kT0, "alpha", "t1"),
        Entry("x.1.parquet", kT0, kT0, "alpha", "t2"), Entry("x.1.parquet", kT0, kT0, "beta", "t1")},
       {}));
-  EXPECT_EQ(*index_->ListDatabases(), Strings({"alpha", "beta", "zeta"}));
-  EXPECT_EQ(*index_->ListTables("alpha"), Strings({"t1", "t2"}));
-  EXPECT_EQ(*index_->ListTables("zeta"), Strings({"only_schema"}));
-  EXPECT_EQ(*index_->ListTables("nope"), Strings({}));
-  EXPECT_EQ(*index_->ListFolders("alpha", "t1"),
+  EXPECT_EQ(ValueOrFail(index_->ListDatabases()), Strings({"alpha", "beta", "zeta"}));
+  EXPECT_EQ(ValueOrFail(index_->ListTables("alpha")), Strings({"t1", "t2"}));
+  EXPECT_EQ(ValueOrFail(index_->ListTables("zeta")), Strings({"only_schema"}));
+  EXPECT_EQ(ValueOrFail(index_->ListTables("nope")), Strings({}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("alpha", "t1")),
             Strings({"", "date=2026-01-01/hour=05", "date=2026-01-02/hour=00"}));
-  EXPECT_EQ(*index_->ListFolders("zeta", "only_schema"), Strings({}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("zeta", "only_schema")), Strings({}));
 
   // Folders disappear with their last file; tables and databases with their
   // last file when they have no schema.
   CATALOG_ASSERT_OK(index_->Batch({}, {Ref("date=2026-01-01/hour=05/b.1.parquet", "alpha", "t1")}));
-  EXPECT_EQ(*index_->ListFolders("alpha", "t1"),
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("alpha", "t1")),
             Strings({"", "date=2026-01-01/hour=05", "date=2026-01-02/hour=00"}));
   CATALOG_ASSERT_OK(index_->Batch({}, {Ref("date=2026-01-01/hour=05/c.1.parquet", "alpha", "t1"),
                                        Ref("root.1.parquet", "alpha", "t1")}));
-  EXPECT_EQ(*index_->ListFolders("alpha", "t1"), Strings({"date=2026-01-02/hour=00"}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("alpha", "t1")), Strings({"date=2026-01-02/hour=00"}));
   CATALOG_ASSERT_OK(index_->Batch({}, {Ref("x.1.parquet", "alpha", "t2")}));
-  EXPECT_EQ(*index_->ListTables("alpha"), Strings({"t1"}));
+  EXPECT_EQ(ValueOrFail(index_->ListTables("alpha")), Strings({"t1"}));
   CATALOG_ASSERT_OK(index_->Batch({}, {Ref("x.1.parquet", "beta", "t1")}));
-  EXPECT_EQ(*index_->ListDatabases(), Strings({"alpha", "zeta"}));
-  EXPECT_EQ(*index_->ListFolders("beta", "t1"), Strings({}));
+  EXPECT_EQ(ValueOrFail(index_->ListDatabases()), Strings({"alpha", "zeta"}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("beta", "t1")), Strings({}));
 }
 
 TEST_P(IndexConformanceTest, CreateGetDropTable) {
@@ -557,7 +564,7 @@ TEST_P(IndexConformanceTest, CreateGetDropTable) {
   TableSchema changed = schema;
   changed.columns.push_back({"extra", "INTEGER"});
   EXPECT_TRUE(absl::IsAlreadyExists(index_->CreateTable(changed)));
-  EXPECT_EQ(*index_->GetTable("db", "t"), schema);
+  EXPECT_EQ(ValueOrFail(index_->GetTable("db", "t")), schema);
   EXPECT_TRUE(absl::IsNotFound(index_->GetTable("db", "nope").status()));
   EXPECT_TRUE(absl::IsNotFound(index_->GetTable("nope", "t").status()));
   EXPECT_TRUE(absl::IsNotFound(index_->DropTable("db", "nope").status()));
@@ -593,11 +600,11 @@ TEST_P(IndexConformanceTest, CreateGetDropTable) {
   EXPECT_TRUE(absl::IsNotFound(index_->GetTable("db", "t").status()));
   EXPECT_TRUE(QueryPaths().empty());
   EXPECT_FALSE(IsLive("root.2.parquet"));
-  EXPECT_EQ(*index_->ListTables("db"), Strings({"other"}));
-  EXPECT_EQ(*index_->ListFolders("db", "t"), Strings({}));
+  EXPECT_EQ(ValueOrFail(index_->ListTables("db")), Strings({"other"}));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("db", "t")), Strings({}));
   EXPECT_TRUE(absl::IsNotFound(index_->DropTable("db", "t").status()));
   // The other table is untouched.
-  EXPECT_EQ(*index_->GetTable("db", "other"), other);
+  EXPECT_EQ(ValueOrFail(index_->GetTable("db", "other")), other);
   EXPECT_EQ(QueryPaths({}, "db", "other"), Strings({"o.1.parquet"}));
   // The table can be created again and its old paths re-added.
   CATALOG_ASSERT_OK(index_->CreateTable(schema));
@@ -635,7 +642,7 @@ TEST_P(IndexConformanceTest, ConcurrentBatchesOnDistinctPathsAllLand) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(QueryPaths().size(), static_cast<size_t>(kThreads * kBatches * kPerBatch));
-  EXPECT_EQ(index_->ListFolders("db", "t")->size(), static_cast<size_t>(kThreads));
+  EXPECT_EQ(ValueOrFail(index_->ListFolders("db", "t")).size(), static_cast<size_t>(kThreads));
 }
 
 TEST_P(IndexConformanceTest, ConcurrentAddsOfTheSamePathExactlyOneWins) {

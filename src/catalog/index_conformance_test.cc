@@ -63,3 +63,35 @@ INSTANTIATE_TEST_SUITE_P(Backends, IndexConformanceTest,
 
 }  // namespace
 }  // namespace shardlake
+
+namespace shardlake {
+namespace {
+
+TEST(MemoryIndexTest, SameNameSharesStateUntilForgotten) {
+  auto a = OpenIndex("memory://shared-test");
+  auto b = OpenIndex("memory://shared-test");
+  auto other = OpenIndex("memory://other-test");
+  ASSERT_TRUE(a.ok() && b.ok() && other.ok());
+  EXPECT_EQ((*a)->Describe(), "memory://shared-test");
+  IndexEntry e;
+  e.database = "db";
+  e.table = "t";
+  e.path = "x.1.parquet";
+  ASSERT_TRUE((*a)->Batch({e}, {}).ok());
+  EXPECT_TRUE((*b)->Get("db", "t", "x.1.parquet").ok());
+  EXPECT_TRUE(absl::IsNotFound((*other)->Get("db", "t", "x.1.parquet").status()));
+  a->reset();
+  b->reset();
+  auto reopened = OpenIndex("memory://shared-test");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE((*reopened)->Get("db", "t", "x.1.parquet").ok());
+  MemoryIndex::Forget("shared-test");
+  MemoryIndex::Forget("other-test");
+  auto fresh = OpenIndex("memory://shared-test");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(absl::IsNotFound((*fresh)->Get("db", "t", "x.1.parquet").status()));
+  MemoryIndex::Forget("shared-test");
+}
+
+}  // namespace
+}  // namespace shardlake

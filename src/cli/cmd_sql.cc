@@ -55,10 +55,15 @@ void PrintOutcome(const GlobalOptions& options, const StatementOutcome& outcome,
     std::string line = fmt::format("({} row{}, {:.1f} ms", outcome.rows,
                                    outcome.rows == 1 ? "" : "s", outcome.seconds * 1000);
     for (const auto& scan : outcome.scans) {
-      line += fmt::format("; {}: {} of {} files scanned, {} pruned", scan.table,
-                          scan.files_scanned, scan.files_total,
-                          scan.pruned_by_time + scan.pruned_by_stats);
+      if (scan.files_total >= 0) {
+        line += fmt::format("; {}: {} of {} files scanned, {} pruned", scan.table,
+                            scan.files_scanned, scan.files_total,
+                            scan.files_total - scan.files_scanned);
+      } else {
+        line += fmt::format("; {}: {} files scanned", scan.table, scan.files_scanned);
+      }
     }
+    std::fflush(stdout);  // the result first, then its footer
     std::fprintf(stderr, "%s)\n", line.c_str());
   }
 }
@@ -140,14 +145,16 @@ int ReportError(const absl::Status& status) {
   return 1;
 }
 
-int RunSql(const GlobalOptions& options, const std::string& sql) {
+int RunSql(GlobalOptions options, const std::string& sql) {
+  bool interactive = sql.empty() && isatty(STDIN_FILENO);
+  options.count_files = options.stats || interactive;
   auto engine = OpenEngine(options);
   if (!engine.ok()) return ReportError(engine.status());
   if (!sql.empty()) {
     InterruptForwarder forwarder(**engine);
     return RunScript(**engine, options, sql, /*interactive=*/false);
   }
-  if (isatty(STDIN_FILENO)) return Interactive(**engine, options);
+  if (interactive) return Interactive(**engine, options);
   std::string script((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   InterruptForwarder forwarder(**engine);
   return RunScript(**engine, options, script, /*interactive=*/false);

@@ -11,7 +11,7 @@ namespace shardlake::cli {
 
 // `shardlake sql [SQL]`: runs SQL; without SQL reads statements from stdin, or
 // opens an interactive prompt when stdin is a terminal.
-int RunSql(const GlobalOptions& options, const std::string& sql);
+int RunSql(GlobalOptions options, const std::string& sql);
 
 // `shardlake load TABLE FILE...`
 int RunLoad(const GlobalOptions& options, const std::string& table,

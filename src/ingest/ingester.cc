@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 // The partition column: the UTC hour a row falls in, as whole hours since
-// 1970 (floor division, so times before 1970 land in the right hour too).
-// An integer partition key is far cheaper for DuckDB than formatted dates.
+// 1970. DuckDB's // truncates toward zero, so times before 1970 take the
+// floor-division branch. An integer key is far cheaper than formatted dates.
 constexpr char kHourColumn[] = "__shardlake_hour";
 constexpr int64_t kNanosPerHour = 3'600'000'000'000LL;
 // String statistics longer than this are not kept (a long max cannot be
@@ -332,8 +332,8 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
   if (!schema.time_column.empty()) {
     std::string t = QuoteIdentifier(schema.time_column);
     copy = fmt::format(
-        "COPY (SELECT *, (epoch_ns({0}) - ((epoch_ns({0}) % {1}) + {1}) % {1}) // {1} AS {2} "
-        "FROM ({3})) TO {4} ({5}, PARTITION_BY ({2}))",
+        "COPY (SELECT *, CASE WHEN epoch_ns({0}) >= 0 THEN epoch_ns({0}) // {1} "
+        "ELSE (epoch_ns({0}) + 1) // {1} - 1 END AS {2} FROM ({3})) TO {4} ({5}, PARTITION_BY ({2}))",
         t, kNanosPerHour, kHourColumn, rows_sql, QuoteLiteral(staging.path().string()),
         common_options);
   } else {

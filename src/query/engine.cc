@@ -216,7 +216,8 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
 }
 
 absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query,
-                                                                  std::string* rewritten) {
+                                                                  std::string* rewritten,
+                                                                  bool count_totals) {
   schema_cache_.clear();
   SchemaLookup lookup = [this](const std::string& database,
                                const std::string& table) -> const TableSchema* {
@@ -248,13 +249,14 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
     TableScan scan;
     scan.table = key;
     ASSIGN_OR_RETURN(auto candidates, index_->Query(needs.database, needs.table, by_time));
-    if (by_time.after || by_time.before) {
+    if (!by_time.after && !by_time.before) {
+      scan.files_total = static_cast<int64_t>(candidates.size());
+      scan.pruned_by_time = 0;
+    } else if (count_totals) {
       ASSIGN_OR_RETURN(auto all, index_->Query(needs.database, needs.table, QueryOptions{}));
       scan.files_total = static_cast<int64_t>(all.size());
-    } else {
-      scan.files_total = static_cast<int64_t>(candidates.size());
+      scan.pruned_by_time = scan.files_total - static_cast<int64_t>(candidates.size());
     }
-    scan.pruned_by_time = scan.files_total - static_cast<int64_t>(candidates.size());
     std::vector<IndexEntry> kept;
     for (auto& entry : candidates) {
       if (EntryMayMatch(entry, *schema, needs)) kept.push_back(std::move(entry));
@@ -292,7 +294,9 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
   if (!sql.ok()) return scans;  // one view per table still answers correctly
   *rewritten = std::move(*sql);
   for (auto& scan : scans) {
-    scan.files_scanned = static_cast<int64_t>(scanned_paths[scan.table].size());
+    int64_t scanned = static_cast<int64_t>(scanned_paths[scan.table].size());
+    scan.pruned_by_stats += scan.files_scanned - scanned;
+    scan.files_scanned = scanned;
   }
   return scans;
 }
@@ -304,7 +308,8 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
   StatementOutcome outcome;
   outcome.statement_kind = explain ? "EXPLAIN" : "SELECT";
   std::string rewritten;
-  ASSIGN_OR_RETURN(outcome.scans, ExposePrunedTables(query, &rewritten));
+  ASSIGN_OR_RETURN(outcome.scans,
+                   ExposePrunedTables(query, &rewritten, explain || options_.count_total_files));
   std::string run = rewritten.empty() ? query : rewritten;
   if (run != query && !connection_->Prepare(run).ok()) run = query;
 

@@ -38,9 +38,9 @@ class ResultSink {
 // How many files of one table a query read.
 struct TableScan {
   std::string table;          // "db.table"
-  int64_t files_total = 0;    // live files of the table
+  int64_t files_total = -1;   // live files of the table; -1 when not counted
   int64_t files_scanned = 0;  // files the query read
-  int64_t pruned_by_time = 0;   // skipped by the catalog's time-range lookup
+  int64_t pruned_by_time = -1;  // skipped by the catalog's time-range lookup; -1 if not counted
   int64_t pruned_by_stats = 0;  // skipped by per-column min/max
 };
 
@@ -60,6 +60,9 @@ struct EngineOptions {
   // DuckDB options for the engine's database, e.g. {"threads","2"}.
   std::map<std::string, std::string> duckdb_options;
   IngestOptions ingest;
+  // Count every live file of a scanned table for TableScan::files_total (one
+  // more catalog query per table). EXPLAIN always counts.
+  bool count_total_files = false;
 };
 
 class Engine {
@@ -113,7 +116,8 @@ class Engine {
   // reference, and `rewritten` receives the query using them (left empty when
   // that is not possible).
   absl::StatusOr<std::vector<TableScan>> ExposePrunedTables(const std::string& query,
-                                                            std::string* rewritten = nullptr);
+                                                            std::string* rewritten = nullptr,
+                                                            bool count_totals = false);
   // Exposes every lake table `statement` references, unpruned.
   absl::Status ExposeReferencedTables(const std::string& statement);
   // Streams a query's rows to the sink as text.

@@ -470,11 +470,13 @@ bool EntryMayMatch(const IndexEntry& entry, const TableSchema& schema, const Tab
     for (const auto& c : ref.constraints) {
       if (c.hi) {
         auto file_min = EntryStat(entry, schema, c.column, c.domain, /*want_max=*/false);
-        if (file_min && CompareStat(*file_min, *c.hi) > 0) may_match = false;
+        int order = file_min ? CompareStat(*file_min, *c.hi) : -1;
+        if (order > 0 || (order == 0 && c.hi_strict)) may_match = false;
       }
       if (c.lo) {
         auto file_max = EntryStat(entry, schema, c.column, c.domain, /*want_max=*/true);
-        if (file_max && CompareStat(*file_max, *c.lo) < 0) may_match = false;
+        int order = file_max ? CompareStat(*file_max, *c.lo) : 1;
+        if (order < 0 || (order == 0 && c.lo_strict)) may_match = false;
       }
       if (!may_match) break;
     }
@@ -565,24 +567,55 @@ absl::StatusOr<QueryAnalysis> AnalyzeQuery(duck::Connection& connection, const s
           }
           return best;
         };
+        // A constant is exact when every way DuckDB may cast it gives the same
+        // value: then bounds need no widening, and strict comparisons stay
+        // strict where the statistics themselves are exact (temporal values
+        // as int64 ns, strings). Numbers stay inclusive: their statistics are
+        // doubles, rounded from the column's values.
+        auto exact = [](const std::vector<StatValue>& values) {
+          return std::all_of(values.begin(), values.end(), [&](const StatValue& v) {
+            return CompareStat(v, values[0]) == 0;
+          });
+        };
+        bool strict_allowed = domain == StatDomain::kTemporalNs || domain == StatDomain::kString;
         ColumnConstraint constraint;
         constraint.column = column;
         constraint.domain = domain;
         const std::string& op = predicate.op;
-        if (op == "=" || op == ">" || op == ">=") constraint.lo = min_of(operand_values[0]);
-        if (op == "=" || op == "<" || op == "<=") constraint.hi = max_of(operand_values[0]);
+        bool lo_exact = true;
+        bool hi_exact = true;
+        if (op == "=" || op == ">" || op == ">=") {
+          constraint.lo = min_of(operand_values[0]);
+          lo_exact = exact(operand_values[0]);
+          constraint.lo_strict = op == ">" && lo_exact && strict_allowed;
+        }
+        if (op == "=" || op == "<" || op == "<=") {
+          constraint.hi = max_of(operand_values[0]);
+          hi_exact = exact(operand_values[0]);
+          constraint.hi_strict = op == "<" && hi_exact && strict_allowed;
+        }
         if (op == "between") {
           constraint.lo = min_of(operand_values[0]);
           constraint.hi = max_of(operand_values[1]);
+          lo_exact = exact(operand_values[0]);
+          hi_exact = exact(operand_values[1]);
         }
         if (op == "in") {
           std::vector<StatValue> all;
-          for (const auto& values : operand_values) all.insert(all.end(), values.begin(), values.end());
+          for (const auto& values : operand_values) {
+            all.insert(all.end(), values.begin(), values.end());
+            lo_exact = lo_exact && exact(values);
+          }
+          hi_exact = lo_exact;
           constraint.lo = min_of(all);
           constraint.hi = max_of(all);
         }
-        if (constraint.lo) constraint.lo = Widen(*constraint.lo, domain, resolution, false);
-        if (constraint.hi) constraint.hi = Widen(*constraint.hi, domain, resolution, true);
+        if (constraint.lo && !lo_exact) {
+          constraint.lo = Widen(*constraint.lo, domain, resolution, false);
+        }
+        if (constraint.hi && !hi_exact) {
+          constraint.hi = Widen(*constraint.hi, domain, resolution, true);
+        }
         constraints.constraints.push_back(std::move(constraint));
       }
     }

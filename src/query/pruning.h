@@ -9,12 +9,15 @@
 // (e.g. now() - INTERVAL 1 HOUR); DuckDB evaluates them.
 //
 // Pruning is conservative by construction:
-// - a table referenced several times keeps the union of what each reference
-//   needs, and a reference whose predicates cannot be analysed keeps every file;
-// - bounds are inclusive and widened by the column type's resolution (1 us for
-//   TIMESTAMP, 1 day for DATE, a relative 1e-6 for numbers), and a constant is
-//   evaluated both in the column's type and in the widest type, using the
-//   envelope, so DuckDB's implicit-cast choices can never exclude a match;
+// - each reference to a table gets its own file set when the query can be
+//   rewritten (RewriteReferences); otherwise the table keeps the union of what
+//   its references need; a reference with no usable predicate keeps every file;
+// - a constant is evaluated both cast to the column's type and in the widest
+//   type; if the two differ, the envelope is used and widened by the column
+//   type's resolution (1 us for TIMESTAMP, 1 day for DATE, a relative 1e-6
+//   for numbers) with inclusive bounds, so DuckDB's implicit-cast choices can
+//   never exclude a match; only when they agree may `<` and `>` stay strict,
+//   and only on exact statistics (temporal ns, strings);
 // - string bounds are used only against VARCHAR literals (byte order, as
 //   DuckDB compares without a collation).
 // Comparisons with NULL-extended rows of outer joins are safe because every
@@ -40,12 +43,15 @@ namespace shardlake {
 
 using StatValue = std::variant<int64_t, double, std::string>;
 
-// An inclusive range constraint on one column.
+// A range constraint on one column. Bounds are inclusive unless marked strict
+// (strict only where the comparison is exact: see pruning.cc).
 struct ColumnConstraint {
   std::string column;
   StatDomain domain = StatDomain::kNone;
   std::optional<StatValue> lo;
   std::optional<StatValue> hi;
+  bool lo_strict = false;
+  bool hi_strict = false;
 };
 
 // The constraints of one reference to a table (AND-ed).

@@ -1,0 +1,385 @@
+// load_bench: "Load 10 million CSV rows".
+//
+// Generates a CSV of --rows rows (~5 days of 43 ms samples), then alternates
+// (baseline, shardlake) --runs times, each side in a child process:
+//   baseline : plain DuckDB, COPY (SELECT * FROM read_csv(x.csv)) TO parquet zstd
+//              (this binary re-executed with --baseline-child)
+//   shardlake: `shardlake --data-dir D load m.cpu x.csv` into a fresh data dir
+// Wall time and peak RSS (wait4's ru_maxrss) are measured for both; the best
+// time of each side is reported. Every shardlake load is checked with
+// `SELECT count(*) FROM m.cpu` == rows.
+//
+// Goals: shardlake rows/s >= 0.8 x baseline rows/s; peak RSS of the load < 1 GiB.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "common/ids.h"
+#include "duck/duck.h"
+#include "fmt/format.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kName = "load_bench";
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "%s: ERROR: %s\n", kName, message.c_str());
+  std::exit(1);
+}
+
+std::string Grouped(int64_t value) {
+  std::string digits = std::to_string(value < 0 ? -value : value);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return value < 0 ? "-" + out : out;
+}
+
+std::string Mib(int64_t bytes) { return fmt::format("{:.0f} MiB", bytes / 1048576.0); }
+
+std::string SqlQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Removes the work directory on every normal exit path.
+struct TempDir {
+  fs::path path;
+  bool keep = false;
+  ~TempDir() {
+    if (path.empty()) return;
+    if (keep) {
+      std::fprintf(stderr, "%s: kept %s\n", kName, path.c_str());
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct ChildRun {
+  int exit_code = -1;  // -1 when killed by a signal
+  bool timed_out = false;
+  double seconds = 0;
+  int64_t max_rss_bytes = 0;
+  std::string output;  // stdout + stderr
+};
+
+// Runs argv[0] (an absolute or relative path, not searched in PATH) with its
+// stdout and stderr sent to `output_file`; kills it after `timeout_seconds`.
+ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_file,
+                  int timeout_seconds) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  std::string out_path = output_file.string();
+
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid < 0) Die(fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid == 0) {
+    // Only async-signal-safe calls until execv.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+
+  ChildRun run;
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!done_cv.wait_for(lock, std::chrono::seconds(timeout_seconds), [&] { return done; })) {
+      run.timed_out = true;
+      kill(pid, SIGKILL);
+    }
+  });
+  int status = 0;
+  struct rusage usage {};
+  while (wait4(pid, &status, 0, &usage) < 0) {
+    if (errno != EINTR) Die(fmt::format("wait4 failed: {}", std::strerror(errno)));
+  }
+  auto end = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  done_cv.notify_all();
+  watchdog.join();
+
+  run.seconds = std::chrono::duration<double>(end - start).count();
+  run.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux: KiB
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.output = ReadText(output_file);
+  return run;
+}
+
+void CheckChild(const ChildRun& run, const std::string& what) {
+  if (run.timed_out) Die(fmt::format("{} timed out and was killed; output:\n{}", what, run.output));
+  if (run.exit_code != 0) {
+    Die(fmt::format("{} failed (exit {}); output:\n{}", what, run.exit_code, run.output));
+  }
+}
+
+// The baseline, run in a child: plain DuckDB converting the CSV to Parquet.
+int BaselineChild(const std::string& csv, const std::string& parquet, int threads) {
+  std::map<std::string, std::string> options;
+  if (threads > 0) options["threads"] = std::to_string(threads);
+  auto database = shardlake::duck::Database::Open("", options);
+  if (!database.ok()) Die(std::string(database.status().message()));
+  auto connection = shardlake::duck::Connection::Open(**database);
+  if (!connection.ok()) Die(std::string(connection.status().message()));
+  auto rows = shardlake::duck::QueryScalar(
+      **connection, fmt::format("COPY (SELECT * FROM read_csv({})) TO {} (FORMAT parquet, "
+                                "COMPRESSION zstd)",
+                                SqlQuote(csv), SqlQuote(parquet)));
+  if (!rows.ok()) Die(std::string(rows.status().message()));
+  std::printf("baseline: %s rows\n", rows->value_or("?").c_str());
+  return 0;
+}
+
+std::string SelfExe() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) Die(fmt::format("cannot read /proc/self/exe: {}", ec.message()));
+  return self.string();
+}
+
+int64_t ParquetBytes(const fs::path& dir, int64_t* files) {
+  int64_t bytes = 0;
+  *files = 0;
+  if (!fs::exists(dir)) return 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".parquet") {
+      bytes += static_cast<int64_t>(entry.file_size());
+      ++*files;
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--baseline-child") {
+    return BaselineChild(argv[2], argv[3], std::atoi(argv[4]));
+  }
+
+  int64_t rows = 10'000'000;
+  int runs = 2;
+  int threads = 0;
+  int timeout_seconds = 600;
+  std::string shardlake_bin;
+  std::string results_dir = SHARDLAKE_BENCH_RESULTS_DIR;
+  bool keep = false;
+  CLI::App app{"load_bench: load N CSV rows with shardlake vs plain DuckDB CSV->Parquet"};
+  app.add_option("--rows", rows, "CSV rows to generate and load")
+      ->check(CLI::Range(int64_t{1000}, int64_t{100'000'000}));
+  app.add_option("--runs", runs, "runs of each side (alternating; best is reported)")
+      ->check(CLI::Range(1, 5));
+  app.add_option("--threads", threads, "DuckDB threads for both sides (0: all cores)")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--timeout", timeout_seconds, "seconds before a child process is killed")
+      ->check(CLI::Range(10, 3600));
+  app.add_option("--shardlake", shardlake_bin,
+                 "path of the shardlake binary (default: $SHARDLAKE_BIN; required)");
+  app.add_option("--results-dir", results_dir, "where to write load_bench.txt");
+  app.add_flag("--keep", keep, "keep the temporary work directory");
+  CLI11_PARSE(app, argc, argv);
+
+  if (shardlake_bin.empty()) {
+    const char* env = std::getenv("SHARDLAKE_BIN");
+    if (env != nullptr) shardlake_bin = env;
+  }
+  if (shardlake_bin.empty()) Die("pass --shardlake PATH or set SHARDLAKE_BIN");
+  if (access(shardlake_bin.c_str(), X_OK) != 0) {
+    Die(fmt::format("shardlake binary '{}' is not executable", shardlake_bin));
+  }
+  shardlake_bin = fs::absolute(shardlake_bin).string();
+  std::string self = SelfExe();
+
+  TempDir work;
+  work.keep = keep;
+  work.path = fs::temp_directory_path() / ("shardlake-load-bench-" + shardlake::NewUuid());
+  fs::create_directories(work.path);
+  const fs::path csv = work.path / "x.csv";
+  const fs::path base_parquet = work.path / "base.parquet";
+  const fs::path data_dir = work.path / "data";
+
+  // 1. The input CSV.
+  std::printf("%s: generating %s CSV rows in %s ...\n", kName, Grouped(rows).c_str(),
+              work.path.c_str());
+  std::fflush(stdout);
+  {
+    auto start = std::chrono::steady_clock::now();
+    auto database = shardlake::duck::Database::Open("");
+    if (!database.ok()) Die(std::string(database.status().message()));
+    auto connection = shardlake::duck::Connection::Open(**database);
+    if (!connection.ok()) Die(std::string(connection.status().message()));
+    auto status =
+        (*connection)
+            ->Execute(fmt::format(
+                "COPY (SELECT TIMESTAMP_NS '2026-01-01' + INTERVAL (i * 43) MILLISECOND AS time, "
+                "'host-' || (i % 100) AS host, 'eu-' || (i % 7) AS region, (i % 1000) / 10.0 AS "
+                "usage, "
+                "(i % 17)::INTEGER AS cores FROM range({}) r(i)) TO {} (HEADER)",
+                rows, SqlQuote(csv.string())));
+    if (!status.ok()) Die(std::string(status.message()));
+    std::printf("%s: CSV is %s, written in %.1f s\n", kName, Mib(fs::file_size(csv)).c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  // 2. Alternate baseline and shardlake.
+  std::vector<ChildRun> base_runs, lake_runs;
+  int64_t base_bytes = 0, lake_bytes = 0, lake_files = 0;
+  for (int run = 0; run < runs; ++run) {
+    std::error_code ec;
+    fs::remove(base_parquet, ec);
+    ChildRun base = RunChild(
+        {self, "--baseline-child", csv.string(), base_parquet.string(), std::to_string(threads)},
+        work.path / "baseline.out", timeout_seconds);
+    CheckChild(base, "baseline DuckDB COPY");
+    base_bytes = static_cast<int64_t>(fs::file_size(base_parquet));
+    std::printf("%s: run %d baseline : %6.2f s, peak RSS %s\n", kName, run + 1, base.seconds,
+                Mib(base.max_rss_bytes).c_str());
+    std::fflush(stdout);
+    base_runs.push_back(base);
+    fs::remove(base_parquet, ec);
+
+    fs::remove_all(data_dir, ec);
+    std::vector<std::string> global = {shardlake_bin, "--data-dir", data_dir.string()};
+    if (threads > 0) {
+      global.push_back("--threads");
+      global.push_back(std::to_string(threads));
+    }
+    auto with = [&](std::vector<std::string> rest) {
+      std::vector<std::string> all = global;
+      all.insert(all.end(), rest.begin(), rest.end());
+      return all;
+    };
+    CheckChild(RunChild(with({"sql",
+                              "CREATE TABLE m.cpu (time TIMESTAMP_NS, host VARCHAR, "
+                              "region VARCHAR, usage DOUBLE, cores INTEGER)"}),
+                        work.path / "create.out", timeout_seconds),
+               "shardlake CREATE TABLE");
+    ChildRun lake =
+        RunChild(with({"load", "m.cpu", csv.string()}), work.path / "load.out", timeout_seconds);
+    CheckChild(lake, "shardlake load");
+    // "loaded <path>: N rows into F file(s), ..." -> "N rows into F file(s), ..."
+    std::string summary = lake.output.substr(0, lake.output.find('\n'));
+    if (size_t colon = summary.find(": "); colon != std::string::npos) {
+      summary = summary.substr(colon + 2);
+    }
+    std::printf("%s: run %d shardlake: %6.2f s, peak RSS %s  (%s)\n", kName, run + 1, lake.seconds,
+                Mib(lake.max_rss_bytes).c_str(), summary.c_str());
+    std::fflush(stdout);
+    lake_runs.push_back(lake);
+
+    // The load must be complete and correct.
+    ChildRun count = RunChild(with({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"}),
+                              work.path / "count.out", timeout_seconds);
+    CheckChild(count, "shardlake count(*)");
+    std::istringstream lines(count.output);
+    std::string line, last;
+    while (std::getline(lines, line)) {
+      if (!line.empty()) last = line;
+    }
+    if (last != std::to_string(rows)) {
+      Die(fmt::format("WRONG LOAD: count(*) of m.cpu is '{}', expected {}; output:\n{}", last, rows,
+                      count.output));
+    }
+    lake_bytes = ParquetBytes(data_dir / "lake", &lake_files);
+    fs::remove_all(data_dir, ec);
+  }
+
+  auto best = [](const std::vector<ChildRun>& all) {
+    return std::min_element(
+               all.begin(), all.end(),
+               [](const ChildRun& a, const ChildRun& b) { return a.seconds < b.seconds; })
+        ->seconds;
+  };
+  auto peak = [](const std::vector<ChildRun>& all) {
+    int64_t max = 0;
+    for (const auto& run : all) max = std::max(max, run.max_rss_bytes);
+    return max;
+  };
+  double base_s = best(base_runs), lake_s = best(lake_runs);
+  double base_rate = rows / base_s, lake_rate = rows / lake_s;
+  double ratio = lake_rate / base_rate;
+  int64_t base_rss = peak(base_runs), lake_rss = peak(lake_runs);
+  constexpr double kRatioGoal = 0.8;
+  constexpr int64_t kRssGoal = int64_t{1} << 30;
+
+  std::string text;
+  auto add = [&](const std::string& line) { text += line + "\n"; };
+  add(fmt::format("load_bench: load {} CSV rows ({} CSV, {} cores, best of {} alternating runs)",
+                  Grouped(rows), Mib(fs::file_size(csv)), std::thread::hardware_concurrency(),
+                  runs));
+  add(fmt::format("{:<16}{:>24}{:>20}{:>16}", "", "baseline DuckDB COPY", "shardlake load",
+                  "shardlake/base"));
+  add(fmt::format("{:<16}{:>24.2f}{:>20.2f}{:>16.2f}", "wall time (s)", base_s, lake_s,
+                  lake_s / base_s));
+  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "rows/s", Grouped(static_cast<int64_t>(base_rate)),
+                  Grouped(static_cast<int64_t>(lake_rate)), ratio));
+  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "peak RSS", Mib(base_rss), Mib(lake_rss),
+                  static_cast<double>(lake_rss) / base_rss));
+  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "parquet output",
+                  fmt::format("{} (1 file)", Mib(base_bytes)),
+                  fmt::format("{} ({} files)", Mib(lake_bytes), lake_files),
+                  static_cast<double>(lake_bytes) / base_bytes));
+  add(fmt::format("verified: SELECT count(*) FROM m.cpu = {} after each load", Grouped(rows)));
+  add(fmt::format("GOAL load rows/s shardlake/baseline >= {:.2f}: {:.2f} {}", kRatioGoal, ratio,
+                  ratio >= kRatioGoal ? "PASS" : "MISS"));
+  add(fmt::format("GOAL load peak RSS < 1 GiB: {} {}", Mib(lake_rss),
+                  lake_rss < kRssGoal ? "PASS" : "MISS"));
+
+  std::printf("\n%s", text.c_str());
+  std::error_code ec;
+  fs::create_directories(results_dir, ec);
+  std::ofstream out(fs::path(results_dir) / "load_bench.txt");
+  out << text;
+  if (!out) Die(fmt::format("cannot write {}/load_bench.txt", results_dir));
+  return 0;
+}
