@@ -21,8 +21,8 @@ absl::StatusOr<std::optional<int64_t>> ParseTime(const std::string& text) {
   if (auto s = (*prepared)->BindString(1, text); !s.ok()) return s;
   auto result = (*prepared)->Execute();
   if (!result.ok()) {
-    return absl::InvalidArgumentError(fmt::format("'{}' is not a time: {}", text,
-                                                  std::string(result.status().message())));
+    return absl::InvalidArgumentError(
+        fmt::format("'{}' is not a time: {}", text, std::string(result.status().message())));
   }
   auto rows = (*result)->FetchAllAsStrings();
   if (!rows.ok()) return rows.status();
@@ -52,8 +52,8 @@ int RunTables(const GlobalOptions& options) {
       auto schema = index.GetTable(db, table);
       std::string time_column =
           schema.ok() ? (schema->time_column.empty() ? "(flat)" : schema->time_column) : "?";
-      rows.push_back({db + "." + table, std::to_string(entries->size()),
-                      std::to_string(rows_total), HumanBytes(bytes), time_column});
+      rows.push_back({db + "." + table, std::to_string(entries->size()), std::to_string(rows_total),
+                      HumanBytes(bytes), time_column});
     }
   }
   std::fputs(RenderTable({"table", "files", "rows", "size", "time column"}, rows).c_str(), stdout);
@@ -78,10 +78,10 @@ int RunFiles(const GlobalOptions& options, const std::string& table, const std::
   std::vector<std::vector<std::optional<std::string>>> rows;
   for (const auto& e : *entries) {
     bool timed = !schema->time_column.empty();
-    rows.push_back({e.path, std::to_string(e.row_count), HumanBytes(e.size_bytes),
-                    timed ? std::optional<std::string>(FormatUnixNanos(e.min_time)) : std::nullopt,
-                    timed ? std::optional<std::string>(FormatUnixNanos(e.max_time))
-                          : std::nullopt});
+    rows.push_back(
+        {e.path, std::to_string(e.row_count), HumanBytes(e.size_bytes),
+         timed ? std::optional<std::string>(FormatUnixNanos(e.min_time)) : std::nullopt,
+         timed ? std::optional<std::string>(FormatUnixNanos(e.max_time)) : std::nullopt});
   }
   std::fputs(RenderTable({"path", "rows", "size", "min_time", "max_time"}, rows).c_str(), stdout);
   std::printf("%zu file(s)\n", entries->size());

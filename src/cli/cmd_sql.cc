@@ -45,8 +45,7 @@ class InterruptForwarder {
   std::thread thread_;
 };
 
-void PrintOutcome(const GlobalOptions& options, const StatementOutcome& outcome,
-                  bool interactive) {
+void PrintOutcome(const GlobalOptions& options, const StatementOutcome& outcome, bool interactive) {
   bool table = options.format == "table";
   if (!outcome.message.empty()) {
     std::fprintf(table ? stdout : stderr, "%s\n", outcome.message.c_str());
@@ -56,9 +55,9 @@ void PrintOutcome(const GlobalOptions& options, const StatementOutcome& outcome,
                                    outcome.rows == 1 ? "" : "s", outcome.seconds * 1000);
     for (const auto& scan : outcome.scans) {
       if (scan.files_total >= 0) {
-        line += fmt::format("; {}: {} of {} files scanned, {} pruned", scan.table,
-                            scan.files_scanned, scan.files_total,
-                            scan.files_total - scan.files_scanned);
+        line +=
+            fmt::format("; {}: {} of {} files scanned, {} pruned", scan.table, scan.files_scanned,
+                        scan.files_total, scan.files_total - scan.files_scanned);
       } else {
         line += fmt::format("; {}: {} files scanned", scan.table, scan.files_scanned);
       }

@@ -17,9 +17,9 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const GlobalOptions& options)
   std::error_code ec;
   fs::create_directories(options.data_dir, ec);
   if (ec || !fs::is_directory(options.data_dir)) {
-    return absl::FailedPreconditionError(
-        fmt::format("cannot use data directory {}: {}", options.data_dir,
-                    ec ? ec.message() : "not a directory"));
+    return absl::FailedPreconditionError(fmt::format("cannot use data directory {}: {}",
+                                                     options.data_dir,
+                                                     ec ? ec.message() : "not a directory"));
   }
   fs::path data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
   std::string catalog = options.catalog.empty()
@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const GlobalOptions& options)
   EngineOptions engine_options;
   engine_options.staging_dir = (data_dir / "staging").string();
   engine_options.count_total_files = options.count_files;
-  if (options.threads > 0) engine_options.duckdb_options["threads"] = std::to_string(options.threads);
+  if (options.threads > 0)
+    engine_options.duckdb_options["threads"] = std::to_string(options.threads);
   if (!options.memory_limit.empty()) {
     engine_options.duckdb_options["memory_limit"] = options.memory_limit;
   }

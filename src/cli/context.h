@@ -15,9 +15,9 @@ struct GlobalOptions {
   std::string catalog;  // default: sqlite://<data_dir>/catalog.sqlite
   std::string storage;  // default: file://<data_dir>/lake
   std::string format = "table";
-  bool stats = false;  // print files scanned / pruned and timings after queries
+  bool stats = false;        // print files scanned / pruned and timings after queries
   bool count_files = false;  // count every file of scanned tables (for "N of M files")
-  int threads = 0;     // DuckDB threads; 0 = DuckDB's default
+  int threads = 0;           // DuckDB threads; 0 = DuckDB's default
   std::string memory_limit;  // DuckDB memory limit, e.g. "2GB"; empty = default
 };
 

@@ -8,10 +8,10 @@
 #define SHARDLAKE_CONCAT_(a, b) SHARDLAKE_CONCAT_INNER_(a, b)
 
 // RETURN_IF_ERROR(expr): evaluates `expr` (a Status) and returns it if not OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status shardlake_status_ = (expr);                  \
-    if (!shardlake_status_.ok()) return shardlake_status_;      \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::absl::Status shardlake_status_ = (expr);             \
+    if (!shardlake_status_.ok()) return shardlake_status_; \
   } while (0)
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (a StatusOr<T>); on error returns

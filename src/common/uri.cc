@@ -1,7 +1,6 @@
 #include "common/uri.h"
 
 #include <cctype>
-
 #include <charconv>
 
 #include "fmt/format.h"
@@ -96,8 +95,7 @@ absl::StatusOr<Uri> ParseUri(std::string_view text) {
     } else if (auto pc = authority.rfind(':'); pc != std::string_view::npos) {
       host = authority.substr(0, pc);
       if (!ParsePort(authority.substr(pc + 1), &uri.port)) {
-        return absl::InvalidArgumentError(
-            fmt::format("'{}://{}': bad port", uri.scheme, host));
+        return absl::InvalidArgumentError(fmt::format("'{}://{}': bad port", uri.scheme, host));
       }
     }
     uri.host = std::string(host);
@@ -113,7 +111,8 @@ absl::StatusOr<Uri> ParseUri(std::string_view text) {
       if (kv.empty()) continue;
       size_t eq = kv.find('=');
       auto key = PercentDecode(kv.substr(0, eq));
-      auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
+      auto value =
+          PercentDecode(eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1));
       if (!key.ok()) return key.status();
       if (!value.ok()) return value.status();
       uri.query[*key] = *value;

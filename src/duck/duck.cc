@@ -3,8 +3,8 @@
 #include <cstring>
 #include <utility>
 
-#include "fmt/format.h"
 #include "duckdb.h"
+#include "fmt/format.h"
 
 namespace shardlake::duck {
 namespace {
@@ -131,8 +131,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   for (const auto& [name, value] : options) {
     if (duckdb_set_config(config, name.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
-      return absl::InvalidArgumentError(
-          fmt::format("DuckDB: invalid option {}='{}'", name, value));
+      return absl::InvalidArgumentError(fmt::format("DuckDB: invalid option {}='{}'", name, value));
     }
   }
   duckdb_database handle = nullptr;
@@ -466,7 +465,8 @@ absl::StatusOr<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::stri
   std::string text(sql);
   if (duckdb_prepare(handle_, text.c_str(), &handle) == DuckDBError) {
     const char* message = duckdb_prepare_error(handle);
-    absl::Status status = absl::InvalidArgumentError(message != nullptr ? message : "prepare failed");
+    absl::Status status =
+        absl::InvalidArgumentError(message != nullptr ? message : "prepare failed");
     // Catalog errors (unknown table or column) are NotFound, as from Query.
     if (message != nullptr && std::strncmp(message, "Catalog Error", 13) == 0) {
       status = absl::NotFoundError(message);
@@ -549,7 +549,8 @@ absl::StatusOr<std::unique_ptr<DataChunk>> Connection::FromArrow(ArrowBatch& bat
       ConsumeErrorData(duckdb_schema_from_arrow(handle_, batch.schema(), &converted));
   if (!status.ok()) return status;
   duckdb_data_chunk chunk = nullptr;
-  status = ConsumeErrorData(duckdb_data_chunk_from_arrow(handle_, batch.array(), converted, &chunk));
+  status =
+      ConsumeErrorData(duckdb_data_chunk_from_arrow(handle_, batch.array(), converted, &chunk));
   duckdb_destroy_arrow_converted_schema(&converted);
   if (!status.ok()) return status;
   batch.array()->release = nullptr;  // the chunk owns the buffers now

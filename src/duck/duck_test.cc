@@ -168,7 +168,8 @@ TEST_F(DuckTest, ArrowRoundTripKeepsValues) {
 }
 
 TEST_F(DuckTest, ReferencedTablesUsesParser) {
-  auto names = conn_->ReferencedTables("SELECT * FROM a.b JOIN c ON true WHERE x IN (SELECT 1 FROM d.e)");
+  auto names =
+      conn_->ReferencedTables("SELECT * FROM a.b JOIN c ON true WHERE x IN (SELECT 1 FROM d.e)");
   ASSERT_TRUE(names.ok()) << names.status();
   std::sort(names->begin(), names->end());
   EXPECT_EQ(*names, (std::vector<std::string>{"a.b", "c", "d.e"}));

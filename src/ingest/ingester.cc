@@ -1,19 +1,19 @@
 #include "ingest/ingester.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "common/column_types.h"
 #include "common/ids.h"
@@ -323,17 +323,18 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
     if (!projection.empty()) projection += ", ";
     projection += fmt::format("CAST({0} AS {1}) AS {0}", QuoteIdentifier(column.name), column.type);
   }
-  std::string rows_sql = fmt::format("SELECT {} FROM ({}\n) AS __shardlake_source", projection,
-                                     select_sql);
+  std::string rows_sql =
+      fmt::format("SELECT {} FROM ({}\n) AS __shardlake_source", projection, select_sql);
   std::string copy;
-  std::string common_options =
-      fmt::format("FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {}, FILENAME_PATTERN 'part_{{uuid}}'",
-                  options_.row_group_size);
+  std::string common_options = fmt::format(
+      "FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {}, FILENAME_PATTERN 'part_{{uuid}}'",
+      options_.row_group_size);
   if (!schema.time_column.empty()) {
     std::string t = QuoteIdentifier(schema.time_column);
     copy = fmt::format(
         "COPY (SELECT *, CASE WHEN epoch_ns({0}) >= 0 THEN epoch_ns({0}) // {1} "
-        "ELSE (epoch_ns({0}) + 1) // {1} - 1 END AS {2} FROM ({3})) TO {4} ({5}, PARTITION_BY ({2}))",
+        "ELSE (epoch_ns({0}) + 1) // {1} - 1 END AS {2} FROM ({3})) TO {4} ({5}, PARTITION_BY "
+        "({2}))",
         t, kNanosPerHour, kHourColumn, rows_sql, QuoteLiteral(staging.path().string()),
         common_options);
   } else {
@@ -365,8 +366,8 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
       }
       std::string hour_text = hour_dir.substr(hour_prefix.size());
       int64_t hour_index = 0;
-      auto [end, parse_error] = std::from_chars(
-          hour_text.data(), hour_text.data() + hour_text.size(), hour_index);
+      auto [end, parse_error] =
+          std::from_chars(hour_text.data(), hour_text.data() + hour_text.size(), hour_index);
       if (parse_error != std::errc() || end != hour_text.data() + hour_text.size()) {
         return absl::InvalidArgumentError(fmt::format(
             "load {}: some rows have a NULL time column '{}'; every row of a time-partitioned "
@@ -374,8 +375,8 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
             source, schema.time_column));
       }
       int64_t hour_start = hour_index * kNanosPerHour;
-      file.folder = fmt::format("date={}/hour={}", DateOfUnixNanos(hour_start),
-                                HourOfUnixNanos(hour_start));
+      file.folder =
+          fmt::format("date={}/hour={}", DateOfUnixNanos(hour_start), HourOfUnixNanos(hour_start));
     }
     files.push_back(std::move(file));
   }
@@ -517,13 +518,12 @@ std::string Ingester::JsonSelect(const TableSchema& schema, const std::string& p
     columns.push_back(&column);
     available.insert(Lower(column.name));
   }
-  return fmt::format(
-      "SELECT {} FROM read_json({}, format = 'newline_delimited', columns = {})",
-      ProjectToSchema(schema, available), QuoteLiteral(path), ColumnsParameter(columns));
+  return fmt::format("SELECT {} FROM read_json({}, format = 'newline_delimited', columns = {})",
+                     ProjectToSchema(schema, available), QuoteLiteral(path),
+                     ColumnsParameter(columns));
 }
 
-absl::StatusOr<IngestStats> Ingester::LoadFile(const TableSchema& schema,
-                                               const std::string& path) {
+absl::StatusOr<IngestStats> Ingester::LoadFile(const TableSchema& schema, const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
     return absl::NotFoundError(fmt::format("load {}: no such file", path));
@@ -535,8 +535,7 @@ absl::StatusOr<IngestStats> Ingester::LoadFile(const TableSchema& schema,
   } else if (EndsWith(lower, ".parquet")) {
     select = ParquetSelect(schema, path);
     if (!select.ok()) return WithSource(select.status(), path);
-  } else if (EndsWith(lower, ".ndjson") || EndsWith(lower, ".jsonl") ||
-             EndsWith(lower, ".json")) {
+  } else if (EndsWith(lower, ".ndjson") || EndsWith(lower, ".jsonl") || EndsWith(lower, ".json")) {
     select = JsonSelect(schema, path);
   } else {
     return absl::InvalidArgumentError(fmt::format(

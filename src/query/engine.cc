@@ -30,6 +30,19 @@ std::string QualifiedName(const TableSchema& schema) {
 
 }  // namespace
 
+absl::Status CollectingSink::Begin(const std::vector<std::string>& column_names) {
+  columns_ = column_names;
+  rows_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status CollectingSink::Rows(const RowList& rows) {
+  rows_.insert(rows_.end(), rows.begin(), rows.end());
+  return absl::OkStatus();
+}
+
+absl::Status CollectingSink::End() { return absl::OkStatus(); }
+
 absl::Status ValidateName(const std::string& name, const char* what) {
   if (name.empty() || name.size() > 128) {
     return absl::InvalidArgumentError(fmt::format("{} name must have 1 to 128 characters", what));
@@ -70,9 +83,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(std::unique_ptr<Index> inde
   ASSIGN_OR_RETURN(auto connection, duck::Connection::Open(*database));
   // Hour folders and time literals are UTC, whatever the machine's zone.
   RETURN_IF_ERROR(connection->Execute("SET TimeZone = 'UTC'"));
-  return std::unique_ptr<Engine>(new Engine(std::move(index), std::move(store),
-                                            std::move(database), std::move(connection),
-                                            std::move(options)));
+  return std::unique_ptr<Engine>(new Engine(std::move(index), std::move(store), std::move(database),
+                                            std::move(connection), std::move(options)));
 }
 
 std::string Engine::TableListing() {
@@ -151,12 +163,12 @@ absl::Status Engine::ExposeTableAs(const TableSchema& schema,
       if (!files.empty()) files += ", ";
       files += QuoteLiteral(*local);
     }
-    body = fmt::format("SELECT {} FROM read_parquet([{}], hive_partitioning = false)", columns,
-                       files);
+    body =
+        fmt::format("SELECT {} FROM read_parquet([{}], hive_partitioning = false)", columns, files);
   }
-  return connection_->Execute(fmt::format(
-      "CREATE SCHEMA IF NOT EXISTS {0}; CREATE OR REPLACE VIEW {0}.{1} AS {2}",
-      QuoteIdentifier(view_schema), QuoteIdentifier(view_name), body));
+  return connection_->Execute(
+      fmt::format("CREATE SCHEMA IF NOT EXISTS {0}; CREATE OR REPLACE VIEW {0}.{1} AS {2}",
+                  QuoteIdentifier(view_schema), QuoteIdentifier(view_name), body));
 }
 
 absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
@@ -351,22 +363,20 @@ absl::StatusOr<StatementOutcome> Engine::RunCreateTable(const std::string& state
         "CREATE TABLE ... AS SELECT is not supported yet: CREATE TABLE with columns, then "
         "INSERT INTO ... SELECT");
   }
-  std::string database = head.target.database.empty() ? options_.default_database
-                                                      : head.target.database;
+  std::string database =
+      head.target.database.empty() ? options_.default_database : head.target.database;
   RETURN_IF_ERROR(ValidateName(database, "database"));
   RETURN_IF_ERROR(ValidateName(head.target.table, "table"));
 
   // Let DuckDB parse and type the definition in a scratch database.
   ASSIGN_OR_RETURN(auto scratch, duck::Database::Open(""));
   ASSIGN_OR_RETURN(auto conn, duck::Connection::Open(*scratch));
-  RETURN_IF_ERROR(conn->Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}",
-                                            QuoteIdentifier(head.target.database.empty()
-                                                                ? "main"
-                                                                : head.target.database))));
+  RETURN_IF_ERROR(conn->Execute(
+      fmt::format("CREATE SCHEMA IF NOT EXISTS {}",
+                  QuoteIdentifier(head.target.database.empty() ? "main" : head.target.database))));
   RETURN_IF_ERROR(conn->Execute(statement));
-  ASSIGN_OR_RETURN(
-      auto constraints,
-      conn->Query("SELECT count(*)::VARCHAR FROM duckdb_constraints()"));
+  ASSIGN_OR_RETURN(auto constraints,
+                   conn->Query("SELECT count(*)::VARCHAR FROM duckdb_constraints()"));
   ASSIGN_OR_RETURN(auto constraint_rows, constraints->FetchAllAsStrings());
   if (!constraint_rows.empty() && constraint_rows[0][0] != "0") {
     return absl::InvalidArgumentError(
@@ -397,8 +407,8 @@ absl::StatusOr<StatementOutcome> Engine::RunCreateTable(const std::string& state
   auto existing = index_->GetTable(database, schema.table);
   if (existing.ok()) {
     if (head.if_not_exists) {
-      outcome.message = fmt::format("table {} already exists; nothing changed",
-                                    QualifiedName(schema));
+      outcome.message =
+          fmt::format("table {} already exists; nothing changed", QualifiedName(schema));
       return outcome;
     }
     if (!head.or_replace) {
@@ -412,19 +422,18 @@ absl::StatusOr<StatementOutcome> Engine::RunCreateTable(const std::string& state
     RETURN_IF_ERROR(RunDropTable(drop).status());
   }
   RETURN_IF_ERROR(index_->CreateTable(schema));
-  outcome.message = fmt::format(
-      "created table {} ({} columns{})", QualifiedName(schema), schema.columns.size(),
-      schema.time_column.empty()
-          ? ", no time column: flat layout"
-          : fmt::format(", time column {}: date=/hour= layout", schema.time_column));
+  outcome.message =
+      fmt::format("created table {} ({} columns{})", QualifiedName(schema), schema.columns.size(),
+                  schema.time_column.empty()
+                      ? ", no time column: flat layout"
+                      : fmt::format(", time column {}: date=/hour= layout", schema.time_column));
   return outcome;
 }
 
 absl::StatusOr<StatementOutcome> Engine::RunInsert(const std::string& statement,
                                                    const StatementHead& head) {
-  std::string name = head.target.database.empty()
-                         ? head.target.table
-                         : head.target.database + "." + head.target.table;
+  std::string name = head.target.database.empty() ? head.target.table
+                                                  : head.target.database + "." + head.target.table;
   ASSIGN_OR_RETURN(TableSchema schema, ResolveTable(name));
   // Run DuckDB's INSERT unchanged, except that it targets a staging table with
   // the table's columns; the rows then take the ingest path like any load.
@@ -454,10 +463,9 @@ absl::StatusOr<StatementOutcome> Engine::RunInsert(const std::string& statement,
                           statement.substr(head.target_end);
   auto inserted = connection_->Query(rewritten);
   if (!inserted.ok()) return ExplainUnknownTable(inserted.status());
-  ASSIGN_OR_RETURN(auto stats,
-                   ingester_->IngestSelect(schema,
-                                           fmt::format("SELECT * FROM temp.{}", kInsertStagingTable),
-                                           "INSERT"));
+  ASSIGN_OR_RETURN(
+      auto stats, ingester_->IngestSelect(
+                      schema, fmt::format("SELECT * FROM temp.{}", kInsertStagingTable), "INSERT"));
   StatementOutcome outcome;
   outcome.statement_kind = "INSERT";
   outcome.rows = stats.rows;
@@ -467,8 +475,8 @@ absl::StatusOr<StatementOutcome> Engine::RunInsert(const std::string& statement,
 }
 
 absl::StatusOr<StatementOutcome> Engine::RunDropTable(const StatementHead& head) {
-  std::string database = head.target.database.empty() ? options_.default_database
-                                                      : head.target.database;
+  std::string database =
+      head.target.database.empty() ? options_.default_database : head.target.database;
   StatementOutcome outcome;
   outcome.statement_kind = "DROP TABLE";
   auto removed = index_->DropTable(database, head.target.table);
@@ -491,10 +499,9 @@ absl::StatusOr<StatementOutcome> Engine::RunDropTable(const StatementHead& head)
   absl::Status deleted = store_->Delete(keys);
   (void)connection_->Execute(fmt::format("DROP VIEW IF EXISTS {}.{}", QuoteIdentifier(database),
                                          QuoteIdentifier(head.target.table)));
-  outcome.message = fmt::format("dropped table {}.{} ({} file(s){})", database, head.target.table,
-                                keys.size(),
-                                deleted.ok() ? "" : "; some files remain as orphans: " +
-                                                        std::string(deleted.message()));
+  outcome.message = fmt::format(
+      "dropped table {}.{} ({} file(s){})", database, head.target.table, keys.size(),
+      deleted.ok() ? "" : "; some files remain as orphans: " + std::string(deleted.message()));
   return outcome;
 }
 

@@ -35,11 +35,27 @@ class ResultSink {
   virtual absl::Status End() = 0;
 };
 
+// A sink that keeps every row in memory (tests, benchmarks, small results).
+class CollectingSink : public ResultSink {
+ public:
+  using RowList = std::vector<std::vector<std::optional<std::string>>>;
+  absl::Status Begin(const std::vector<std::string>& column_names) override;
+  absl::Status Rows(const RowList& rows) override;
+  absl::Status End() override;
+
+  const std::vector<std::string>& columns() const { return columns_; }
+  const RowList& rows() const { return rows_; }
+
+ private:
+  std::vector<std::string> columns_;
+  RowList rows_;
+};
+
 // How many files of one table a query read.
 struct TableScan {
-  std::string table;          // "db.table"
-  int64_t files_total = -1;   // live files of the table; -1 when not counted
-  int64_t files_scanned = 0;  // files the query read
+  std::string table;            // "db.table"
+  int64_t files_total = -1;     // live files of the table; -1 when not counted
+  int64_t files_scanned = 0;    // files the query read
   int64_t pruned_by_time = -1;  // skipped by the catalog's time-range lookup; -1 if not counted
   int64_t pruned_by_stats = 0;  // skipped by per-column min/max
 };

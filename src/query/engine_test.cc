@@ -13,24 +13,7 @@ namespace shardlake {
 namespace {
 
 namespace fs = std::filesystem;
-using RowList = std::vector<std::vector<std::optional<std::string>>>;
-
-// Collects a statement's rows.
-class CollectingSink : public ResultSink {
- public:
-  absl::Status Begin(const std::vector<std::string>& columns) override {
-    columns_ = columns;
-    rows_.clear();
-    return absl::OkStatus();
-  }
-  absl::Status Rows(const RowList& rows) override {
-    rows_.insert(rows_.end(), rows.begin(), rows.end());
-    return absl::OkStatus();
-  }
-  absl::Status End() override { return absl::OkStatus(); }
-  std::vector<std::string> columns_;
-  RowList rows_;
-};
+using RowList = CollectingSink::RowList;
 
 // An index whose Batch always fails, to prove a failed registration leaves
 // nothing behind in the store.
@@ -86,9 +69,8 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
 
   absl::Status Open(bool failing_batches) {
     engine_.reset();
-    std::string catalog = GetParam() == "sqlite"
-                              ? "sqlite://" + (dir_ / "catalog.sqlite").string()
-                              : "memory://engine-" + dir_.filename().string();
+    std::string catalog = GetParam() == "sqlite" ? "sqlite://" + (dir_ / "catalog.sqlite").string()
+                                                 : "memory://engine-" + dir_.filename().string();
     auto index = OpenIndex(catalog);
     if (!index.ok()) return index.status();
     std::unique_ptr<Index> chosen = std::move(*index);
@@ -114,7 +96,7 @@ class EngineTest : public ::testing::TestWithParam<std::string> {
     auto result = Run(sql);
     EXPECT_TRUE(result.ok()) << sql << ": " << result.status();
     if (outcome != nullptr && result.ok()) *outcome = *result;
-    return sink_.rows_;
+    return sink_.rows();
   }
 
   std::string Scalar(const std::string& sql) {
@@ -156,7 +138,7 @@ TEST_P(EngineTest, CreateInsertSelectRoundTripsEveryType) {
   EXPECT_EQ(inserted->rows, 2);
   RowList rows = Query("SELECT * FROM t.all_types ORDER BY time");
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(sink_.columns_,
+  EXPECT_EQ(sink_.columns(),
             (std::vector<std::string>{"time", "i", "small", "d", "dec", "s", "b", "day", "ts"}));
   EXPECT_EQ(rows[0][0], "2026-01-01 00:00:00.000000001");
   EXPECT_EQ(rows[0][1], "9223372036854775807");
@@ -226,23 +208,26 @@ TEST_P(EngineTest, EachReferenceIsPrunedOnItsOwn) {
   StatementOutcome outcome;
   RowList pruned = Query(
       "SELECT count(*), sum(a.v - b.v) FROM m.t a JOIN m.t b ON minute(a.time) = minute(b.time) "
-      "WHERE " + where,
+      "WHERE " +
+          where,
       &outcome);
   ASSERT_EQ(outcome.scans.size(), 1u);
   EXPECT_LE(outcome.scans[0].files_scanned, 4);  // each side: its hour and a boundary file
   RowList full = Query(
       "SELECT count(*), sum(a.v - b.v) FROM m.t a JOIN m.t b ON minute(a.time) = minute(b.time) "
-      "WHERE (" + where + ") OR (a.v IS NULL AND false)");
+      "WHERE (" +
+      where + ") OR (a.v IS NULL AND false)");
   EXPECT_EQ(pruned, full);
   EXPECT_EQ(pruned[0][0], "60");
   EXPECT_EQ(pruned[0][1], "-61200");
   // Scalar subqueries over the same table each keep their own window.
-  Query("SELECT (SELECT count(*) FROM m.t WHERE time < '2026-03-01 01:00'), count(*) FROM m.t "
-        "WHERE time >= '2026-03-01 23:00'",
-        &outcome);
+  Query(
+      "SELECT (SELECT count(*) FROM m.t WHERE time < '2026-03-01 01:00'), count(*) FROM m.t "
+      "WHERE time >= '2026-03-01 23:00'",
+      &outcome);
   EXPECT_LE(outcome.scans[0].files_scanned, 3);
-  EXPECT_EQ(sink_.rows_[0][0], "60");
-  EXPECT_EQ(sink_.rows_[0][1], "60");
+  EXPECT_EQ(sink_.rows()[0][0], "60");
+  EXPECT_EQ(sink_.rows()[0][1], "60");
 }
 
 TEST_P(EngineTest, TimesBefore1970LandInTheirHour) {
@@ -253,8 +238,9 @@ TEST_P(EngineTest, TimesBefore1970LandInTheirHour) {
                   .ok());
   auto folders = engine_->index().ListFolders("m", "old");
   ASSERT_TRUE(folders.ok());
-  EXPECT_EQ(*folders, (std::vector<std::string>{"date=1969-12-31/hour=22", "date=1969-12-31/hour=23",
-                                                "date=1970-01-01/hour=00"}));
+  EXPECT_EQ(*folders,
+            (std::vector<std::string>{"date=1969-12-31/hour=22", "date=1969-12-31/hour=23",
+                                      "date=1970-01-01/hour=00"}));
   EXPECT_EQ(Scalar("SELECT sum(v) FROM m.old WHERE time >= '1969-12-31 23:00'"), "7");
 }
 
@@ -264,7 +250,7 @@ TEST_P(EngineTest, NoMatchingFileGivesEmptyResultWithColumns) {
   StatementOutcome outcome;
   RowList rows = Query("SELECT host, usage * 2 AS u FROM m.t WHERE time > '2030-01-01'", &outcome);
   EXPECT_TRUE(rows.empty());
-  EXPECT_EQ(sink_.columns_, (std::vector<std::string>{"host", "u"}));
+  EXPECT_EQ(sink_.columns(), (std::vector<std::string>{"host", "u"}));
   EXPECT_EQ(outcome.scans[0].files_scanned, 0);
   // An empty table behaves the same, including aggregates.
   ASSERT_TRUE(Run("CREATE TABLE m.empty (time TIMESTAMP, x INTEGER)").ok());
@@ -433,8 +419,9 @@ TEST_P(EngineTest, BadCsvRegistersNothing) {
 TEST_P(EngineTest, FailedCatalogBatchLeavesNoFiles) {
   ASSERT_TRUE(Run("CREATE TABLE m.t (time TIMESTAMP, v INTEGER)").ok());
   ASSERT_TRUE(Open(/*failing_batches=*/true).ok());
-  auto result = Run("INSERT INTO m.t SELECT TIMESTAMP '2026-01-01' + INTERVAL (i) HOUR, i FROM "
-                    "range(5) r(i)");
+  auto result =
+      Run("INSERT INTO m.t SELECT TIMESTAMP '2026-01-01' + INTERVAL (i) HOUR, i FROM "
+          "range(5) r(i)");
   ASSERT_FALSE(result.ok());
   EXPECT_NE(std::string(result.status().message()).find("injected"), std::string::npos);
   EXPECT_EQ(StoredParquetFiles(), 0u);

@@ -43,8 +43,8 @@ bool Flag(const json& node, const char* key, bool fallback) {
 // Functions whose value differs between two evaluations; a predicate using one
 // cannot be evaluated ahead of the query.
 const std::set<std::string>& VolatileFunctions() {
-  static const std::set<std::string> names = {
-      "random", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "nextval", "currval", "setseed"};
+  static const std::set<std::string> names = {"random", "uuid",    "gen_random_uuid", "uuidv4",
+                                              "uuidv7", "nextval", "currval",         "setseed"};
   return names;
 }
 
@@ -82,7 +82,8 @@ bool IsFoldable(const json& node) {
 
 bool IsVarcharConstant(const json& node) {
   return node.is_object() && Str(node, "class") == "CONSTANT" && node.contains("value") &&
-         Member(node, "value").contains("type") && Str(Member(Member(node, "value"), "type"), "id") == "VARCHAR" &&
+         Member(node, "value").contains("type") &&
+         Str(Member(Member(node, "value"), "type"), "id") == "VARCHAR" &&
          !Flag(Member(node, "value"), "is_null", true);
 }
 
@@ -244,7 +245,8 @@ class Analyzer {
   void ProcessSelect(const json& select) {
     std::vector<size_t> refs;
     DirectReferences(Member(select, "from_table"), &refs);
-    if (refs.empty() || !select.contains("where_clause") || Member(select, "where_clause").is_null()) {
+    if (refs.empty() || !select.contains("where_clause") ||
+        Member(select, "where_clause").is_null()) {
       return;
     }
     std::vector<const json*> conjuncts;
@@ -259,7 +261,8 @@ class Analyzer {
       if (cls == "COMPARISON") {
         auto op = ComparisonOp(type);
         if (!op) continue;
-        if (ResolveColumn(Member(c, "left"), refs, &ref_index, &column) && IsFoldable(Member(c, "right"))) {
+        if (ResolveColumn(Member(c, "left"), refs, &ref_index, &column) &&
+            IsFoldable(Member(c, "right"))) {
           predicate = {*op, {&Member(c, "right")}};
         } else if (ResolveColumn(Member(c, "right"), refs, &ref_index, &column) &&
                    IsFoldable(Member(c, "left"))) {
@@ -268,8 +271,8 @@ class Analyzer {
           continue;
         }
       } else if (cls == "BETWEEN") {
-        if (!ResolveColumn(Member(c, "input"), refs, &ref_index, &column) || !IsFoldable(Member(c, "lower")) ||
-            !IsFoldable(Member(c, "upper"))) {
+        if (!ResolveColumn(Member(c, "input"), refs, &ref_index, &column) ||
+            !IsFoldable(Member(c, "lower")) || !IsFoldable(Member(c, "upper"))) {
           continue;
         }
         predicate = {"between", {&Member(c, "lower"), &Member(c, "upper")}};
@@ -329,8 +332,8 @@ class ConstantEvaluator {
     std::vector<StatValue> values;
     for (const std::string& conversion : conversions) {
       auto value = duck::QueryScalar(
-          connection_, fmt::format("SELECT {} FROM ({}\n) AS __shardlake_constant(x)", conversion,
-                                   *sql));
+          connection_,
+          fmt::format("SELECT {} FROM ({}\n) AS __shardlake_constant(x)", conversion, *sql));
       if (!value.ok() || !value->has_value()) continue;
       const std::string& text = **value;
       if (domain == StatDomain::kTemporalNs) {
@@ -350,7 +353,8 @@ class ConstantEvaluator {
   // "SELECT <expr>" as SQL, via DuckDB's own deserializer.
   absl::StatusOr<std::string> ExpressionSql(const json& expr) {
     if (template_.is_null()) {
-      ASSIGN_OR_RETURN(auto text, duck::QueryScalar(connection_, "SELECT json_serialize_sql('SELECT 1')"));
+      ASSIGN_OR_RETURN(auto text,
+                       duck::QueryScalar(connection_, "SELECT json_serialize_sql('SELECT 1')"));
       if (!text.has_value()) return absl::InternalError("json_serialize_sql returned NULL");
       template_ = json::parse(*text, nullptr, false);
       if (template_.is_discarded()) return absl::InternalError("bad AST template");
@@ -430,38 +434,37 @@ std::optional<StatValue> EntryStat(const IndexEntry& entry, const TableSchema& s
 
 }  // namespace
 
-std::optional<int64_t> TableNeeds::After(const TableSchema& schema) const {
+namespace {
+
+// The catalog time window of `needs` on one side: for each reference the
+// tightest bound of its time-column constraints, then the loosest over all
+// references (any reference open on that side leaves the window open).
+std::optional<int64_t> TimeBound(const TableNeeds& needs, const TableSchema& schema, bool upper) {
   std::optional<int64_t> result;
-  for (const auto& ref : references) {
-    std::optional<int64_t> lo;
+  for (const auto& ref : needs.references) {
+    std::optional<int64_t> bound;
     for (const auto& c : ref.constraints) {
-      if (c.column != schema.time_column || !c.lo || !std::holds_alternative<int64_t>(*c.lo)) {
+      const std::optional<StatValue>& side = upper ? c.hi : c.lo;
+      if (c.column != schema.time_column || !side || !std::holds_alternative<int64_t>(*side)) {
         continue;
       }
-      int64_t v = std::get<int64_t>(*c.lo);
-      lo = lo ? std::max(*lo, v) : v;
+      int64_t v = std::get<int64_t>(*side);
+      bound = !bound ? v : (upper ? std::min(*bound, v) : std::max(*bound, v));
     }
-    if (!lo) return std::nullopt;  // this reference is open below
-    result = result ? std::min(*result, *lo) : *lo;
+    if (!bound) return std::nullopt;
+    result = !result ? *bound : (upper ? std::max(*result, *bound) : std::min(*result, *bound));
   }
   return result;
 }
 
+}  // namespace
+
+std::optional<int64_t> TableNeeds::After(const TableSchema& schema) const {
+  return TimeBound(*this, schema, /*upper=*/false);
+}
+
 std::optional<int64_t> TableNeeds::Before(const TableSchema& schema) const {
-  std::optional<int64_t> result;
-  for (const auto& ref : references) {
-    std::optional<int64_t> hi;
-    for (const auto& c : ref.constraints) {
-      if (c.column != schema.time_column || !c.hi || !std::holds_alternative<int64_t>(*c.hi)) {
-        continue;
-      }
-      int64_t v = std::get<int64_t>(*c.hi);
-      hi = hi ? std::min(*hi, v) : v;
-    }
-    if (!hi) return std::nullopt;
-    result = result ? std::max(*result, *hi) : *hi;
-  }
-  return result;
+  return TimeBound(*this, schema, /*upper=*/true);
 }
 
 bool EntryMayMatch(const IndexEntry& entry, const TableSchema& schema, const TableNeeds& needs) {
@@ -573,9 +576,8 @@ absl::StatusOr<QueryAnalysis> AnalyzeQuery(duck::Connection& connection, const s
         // as int64 ns, strings). Numbers stay inclusive: their statistics are
         // doubles, rounded from the column's values.
         auto exact = [](const std::vector<StatValue>& values) {
-          return std::all_of(values.begin(), values.end(), [&](const StatValue& v) {
-            return CompareStat(v, values[0]) == 0;
-          });
+          return std::all_of(values.begin(), values.end(),
+                             [&](const StatValue& v) { return CompareStat(v, values[0]) == 0; });
         };
         bool strict_allowed = domain == StatDomain::kTemporalNs || domain == StatDomain::kString;
         ColumnConstraint constraint;

@@ -284,9 +284,9 @@ absl::StatusOr<StatementHead> ParseStatementHead(std::string_view statement) {
           "subquery for temporary results");
     }
     if (!p.AcceptWord("TABLE")) {
-      return absl::InvalidArgumentError(fmt::format(
-          "CREATE {} is not supported; shardlake supports CREATE TABLE",
-          p.pos() < tokens->size() ? (*tokens)[p.pos()].raw : std::string()));
+      return absl::InvalidArgumentError(
+          fmt::format("CREATE {} is not supported; shardlake supports CREATE TABLE",
+                      p.pos() < tokens->size() ? (*tokens)[p.pos()].raw : std::string()));
     }
     if (p.AcceptWord("IF")) {
       if (absl::Status s = p.ExpectWord("NOT", "IF"); !s.ok()) return s;
@@ -366,10 +366,10 @@ absl::StatusOr<StatementHead> ParseStatementHead(std::string_view statement) {
       p.AcceptWord("COPY");
       if (absl::Status s = p.ReadTableName("COPY", &head); !s.ok()) return s;
       i = p.pos();
-      std::string name = head.target.database.empty()
-                             ? QuoteIdentifier(head.target.table)
-                             : QuoteIdentifier(head.target.database) + "." +
-                                   QuoteIdentifier(head.target.table);
+      std::string name =
+          head.target.database.empty()
+              ? QuoteIdentifier(head.target.table)
+              : QuoteIdentifier(head.target.database) + "." + QuoteIdentifier(head.target.table);
       head.copy_query = "SELECT * FROM " + name;
     }
     if (i >= all->size() || (*all)[i].text != "TO") {

@@ -6,8 +6,8 @@ namespace shardlake {
 namespace {
 
 TEST(SqlLexerTest, SplitsRespectingQuotesAndComments) {
-  auto statements = SplitSqlStatements(
-      "SELECT 'a;b' AS \"x;y\"; -- c;d\n SELECT $$e;f$$ /* g;h */ ;;  SELECT 3");
+  auto statements =
+      SplitSqlStatements("SELECT 'a;b' AS \"x;y\"; -- c;d\n SELECT $$e;f$$ /* g;h */ ;;  SELECT 3");
   ASSERT_TRUE(statements.ok()) << statements.status();
   ASSERT_EQ(statements->size(), 3u);
   EXPECT_EQ((*statements)[0], "SELECT 'a;b' AS \"x;y\"");
