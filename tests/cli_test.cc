@@ -121,10 +121,10 @@ TEST_F(CliTest, TourFromTheReadme) {
   ASSERT_EQ(loaded.exit_code, 0) << loaded.err;
   EXPECT_NE(loaded.out.find("3 rows into 3 file(s)"), std::string::npos) << loaded.out;
   ASSERT_EQ(Sql("INSERT INTO metrics.cpu VALUES (now(), 'a', 0.5)").exit_code, 0);
-  auto query = Sql(
-      "SELECT host, avg(usage) AS a FROM metrics.cpu WHERE time >= '2026-01-01' AND time < "
-      "'2026-01-03' GROUP BY host ORDER BY host",
-      {"--format", "csv", "--stats"});
+  auto query =
+      Sql("SELECT host, avg(usage) AS a FROM metrics.cpu WHERE time >= '2026-01-01' AND time < "
+          "'2026-01-03' GROUP BY host ORDER BY host",
+          {"--format", "csv", "--stats"});
   ASSERT_EQ(query.exit_code, 0) << query.err;
   EXPECT_EQ(query.out, "host,a\na,1.5\nb,1.5\n");
   EXPECT_NE(query.err.find("3 of 4 files scanned, 1 pruned"), std::string::npos) << query.err;
@@ -133,7 +133,8 @@ TEST_F(CliTest, TourFromTheReadme) {
   ASSERT_EQ(tables.exit_code, 0);
   EXPECT_NE(tables.out.find("metrics.cpu"), std::string::npos);
   EXPECT_NE(tables.out.find("│ 4 "), std::string::npos) << tables.out;  // files and rows
-  auto files = RunShardlake({"--data-dir", data_, "files", "metrics.cpu", "--before", "2026-01-01 12:00"});
+  auto files =
+      RunShardlake({"--data-dir", data_, "files", "metrics.cpu", "--before", "2026-01-01 12:00"});
   ASSERT_EQ(files.exit_code, 0) << files.err;
   EXPECT_NE(files.out.find("date=2026-01-01/hour=00/"), std::string::npos) << files.out;
   EXPECT_NE(files.out.find("2 file(s)"), std::string::npos) << files.out;
@@ -167,8 +168,9 @@ TEST_F(CliTest, BadInputGivesOneLineErrors) {
   EXPECT_NE(malformed.err.find("LINE 1"), std::string::npos);
   ExpectCleanError(Sql("SELECT * FROM m.missing"), "m.t");
   // A failed statement in a script stops the script.
-  auto script = Sql("INSERT INTO m.t VALUES ('2026-01-01', 1); SELECT nope; INSERT INTO m.t "
-                    "VALUES ('2026-01-01', 2)");
+  auto script =
+      Sql("INSERT INTO m.t VALUES ('2026-01-01', 1); SELECT nope; INSERT INTO m.t "
+          "VALUES ('2026-01-01', 2)");
   EXPECT_NE(script.exit_code, 0);
   EXPECT_EQ(Sql("SELECT count(*) FROM m.t", {"--format", "csv"}).out, "count_star()\n1\n");
 }
