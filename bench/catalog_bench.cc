@@ -14,19 +14,16 @@
 //    Goal: SQLite catalog median < 20 ms.
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench_util.h"
 #include "catalog/index.h"
 #include "common/ids.h"
 #include "common/time_util.h"
@@ -36,51 +33,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using shardlake::IndexEntry;
+using shardlake::bench::Die;
+using shardlake::bench::Grouped;
+using shardlake::bench::Median;
+using shardlake::bench::Min;
+using shardlake::bench::SecondsOf;
 constexpr const char* kName = "catalog_bench";
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kDay = 86'400 * kSecond;
 constexpr int64_t kStart = 1'767'225'600 * kSecond;  // 2026-01-01T00:00:00Z
-
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "%s: ERROR: %s\n", kName, message.c_str());
-  std::exit(1);
-}
-
-std::string Grouped(int64_t value) {
-  std::string digits = std::to_string(value < 0 ? -value : value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return value < 0 ? "-" + out : out;
-}
-
-struct TempDir {
-  fs::path path;
-  bool keep = false;
-  ~TempDir() {
-    if (path.empty()) return;
-    if (keep) {
-      std::fprintf(stderr, "%s: kept %s\n", kName, path.c_str());
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-double SecondsOf(const std::function<void()>& body) {
-  auto start = std::chrono::steady_clock::now();
-  body();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 // `count` consecutive files of `interval_s` seconds each, from 2026-01-01,
 // as the ingester would register them: one file per interval in its hour folder.
@@ -111,7 +72,7 @@ std::vector<IndexEntry> MakeEntries(int64_t count, int64_t interval_s) {
 
 std::unique_ptr<shardlake::Index> Open(const std::string& uri) {
   auto index = shardlake::OpenIndex(uri);
-  if (!index.ok()) Die(fmt::format("OpenIndex({}): {}", uri, index.status().ToString()));
+  if (!index.ok()) Die(kName, fmt::format("OpenIndex({}): {}", uri, index.status().ToString()));
   return std::move(*index);
 }
 
@@ -120,7 +81,7 @@ std::unique_ptr<shardlake::Index> Open(const std::string& uri) {
 class RawTable {
  public:
   explicit RawTable(const fs::path& path) {
-    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) Die("sqlite3_open failed");
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) Die(kName, "sqlite3_open failed");
     Exec("PRAGMA journal_mode = WAL");
     Exec("PRAGMA synchronous = NORMAL");
     Exec("PRAGMA cache_size = -65536");
@@ -160,7 +121,7 @@ class RawTable {
       sqlite3_bind_int64(stmt, 11, e.max_time);
       sqlite3_bind_text(stmt, 12, e.writer_id.data(), static_cast<int>(e.writer_id.size()),
                         SQLITE_STATIC);
-      if (sqlite3_step(stmt) != SQLITE_DONE) Die(fmt::format("raw insert: {}", Error()));
+      if (sqlite3_step(stmt) != SQLITE_DONE) Die(kName, fmt::format("raw insert: {}", Error()));
       sqlite3_reset(stmt);
     }
     Exec("COMMIT");
@@ -200,7 +161,7 @@ class RawTable {
       e.writer_id = text(9);
       out.push_back(std::move(e));
     }
-    if (rc != SQLITE_DONE) Die(fmt::format("raw query: {}", Error()));
+    if (rc != SQLITE_DONE) Die(kName, fmt::format("raw query: {}", Error()));
     sqlite3_finalize(stmt);
     return out;
   }
@@ -209,13 +170,13 @@ class RawTable {
   std::string Error() { return sqlite3_errmsg(db_); }
   void Exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Die(fmt::format("raw sqlite '{}': {}", sql, Error()));
+      Die(kName, fmt::format("raw sqlite '{}': {}", sql, Error()));
     }
   }
   sqlite3_stmt* Prepare(const char* sql) {
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      Die(fmt::format("raw prepare: {}", Error()));
+      Die(kName, fmt::format("raw prepare: {}", Error()));
     }
     return stmt;
   }
@@ -231,8 +192,7 @@ int main(int argc, char** argv) {
   int interval_s = 15;
   int query_day = 4;
   int runs = 20;
-  std::string results_dir = SHARDLAKE_BENCH_RESULTS_DIR;
-  bool keep = false;
+  shardlake::bench::CommonOptions common;
   CLI::App app{"catalog_bench: SQLite catalog batch add and time query vs memory and raw sqlite3"};
   app.add_option("--entries", entries_count, "entries added in one Batch")
       ->check(CLI::Range(int64_t{100}, int64_t{2'000'000}));
@@ -246,17 +206,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 31));
   app.add_option("--runs", runs, "query runs per backend (median is reported)")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--results-dir", results_dir, "where to write catalog_bench.txt");
-  app.add_flag("--keep", keep, "keep the temporary work directory");
+  shardlake::bench::AddCommonOptions(app, kName, &common);
   CLI11_PARSE(app, argc, argv);
-  if (query_day > days) Die("--query-day must be <= --days");
-  if (kDay % (interval_s * kSecond) != 0) Die("--interval must divide a day");
+  if (query_day > days) Die(kName, "--query-day must be <= --days");
+  if (kDay % (interval_s * kSecond) != 0) Die(kName, "--interval must divide a day");
 
-  TempDir work;
-  work.keep = keep;
-  work.path = fs::temp_directory_path() / ("shardlake-catalog-bench-" + shardlake::NewUuid());
-  fs::create_directories(work.path);
-  const std::string run_id = work.path.filename().string();
+  shardlake::bench::TempDir work(kName, common.keep);
+  const std::string run_id = work.path().filename().string();
 
   // ---- 1. Batch add -------------------------------------------------------
   std::printf("%s: batch add of %s entries, %d runs each ...\n", kName,
@@ -269,24 +225,24 @@ int main(int argc, char** argv) {
       auto index = Open(fmt::format("memory://{}-batch-{}", run_id, run));
       mem_batch.push_back(SecondsOf([&] {
         auto status = index->Batch(batch, {});
-        if (!status.ok()) Die(fmt::format("memory Batch: {}", status.ToString()));
+        if (!status.ok()) Die(kName, fmt::format("memory Batch: {}", status.ToString()));
       }));
     }
     {
-      fs::path file = work.path / fmt::format("batch-{}.sqlite", run);
+      fs::path file = work.path() / fmt::format("batch-{}.sqlite", run);
       auto index = Open("sqlite://" + file.string());
       sql_batch.push_back(SecondsOf([&] {
         auto status = index->Batch(batch, {});
-        if (!status.ok()) Die(fmt::format("sqlite Batch: {}", status.ToString()));
+        if (!status.ok()) Die(kName, fmt::format("sqlite Batch: {}", status.ToString()));
       }));
       auto back = index->Query("metrics", "cpu", {});
       if (!back.ok() || static_cast<int64_t>(back->size()) != entries_count) {
-        Die(fmt::format("sqlite catalog holds {} entries after the batch, expected {}",
-                        back.ok() ? static_cast<int64_t>(back->size()) : -1, entries_count));
+        Die(kName, fmt::format("sqlite catalog holds {} entries after the batch, expected {}",
+                               back.ok() ? static_cast<int64_t>(back->size()) : -1, entries_count));
       }
     }
     {
-      RawTable raw(work.path / fmt::format("raw-{}.sqlite", run));
+      RawTable raw(work.path() / fmt::format("raw-{}.sqlite", run));
       raw_batch.push_back(SecondsOf([&] { raw.Insert(batch); }));
     }
     std::printf("%s: batch run %d: memory %.3f s, sqlite %.3f s, raw sqlite3 %.3f s\n", kName,
@@ -302,11 +258,11 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   const std::vector<IndexEntry> week = MakeEntries(total, interval_s);
   auto mem_index = Open(fmt::format("memory://{}-query", run_id));
-  auto sql_index = Open("sqlite://" + (work.path / "query.sqlite").string());
-  RawTable raw_table(work.path / "raw-query.sqlite");
+  auto sql_index = Open("sqlite://" + (work.path() / "query.sqlite").string());
+  RawTable raw_table(work.path() / "raw-query.sqlite");
   for (auto* index : {mem_index.get(), sql_index.get()}) {
     auto status = index->Batch(week, {});
-    if (!status.ok()) Die(fmt::format("{} Batch: {}", index->Describe(), status.ToString()));
+    if (!status.ok()) Die(kName, fmt::format("{} Batch: {}", index->Describe(), status.ToString()));
   }
   raw_table.Insert(week);
 
@@ -316,18 +272,19 @@ int main(int argc, char** argv) {
   auto query = [&](shardlake::Index& index) {
     auto result = index.Query("metrics", "cpu", options);
     if (!result.ok())
-      Die(fmt::format("{} Query: {}", index.Describe(), result.status().ToString()));
+      Die(kName, fmt::format("{} Query: {}", index.Describe(), result.status().ToString()));
     return std::move(*result);
   };
   // Warm up, and check all three agree on the answer.
   auto expected = query(*mem_index);
   if (static_cast<int64_t>(expected.size()) != per_day) {
-    Die(fmt::format("memory index returned {} entries for the day, expected {}", expected.size(),
-                    per_day));
+    Die(kName, fmt::format("memory index returned {} entries for the day, expected {}",
+                           expected.size(), per_day));
   }
-  if (query(*sql_index) != expected) Die("sqlite index returned different entries than memory");
+  if (query(*sql_index) != expected)
+    Die(kName, "sqlite index returned different entries than memory");
   if (raw_table.Query(*options.after, *options.before) != expected) {
-    Die("raw sqlite3 query returned different entries than memory");
+    Die(kName, "raw sqlite3 query returned different entries than memory");
   }
   std::vector<double> mem_q, sql_q, raw_q;
   size_t sink = 0;
@@ -337,48 +294,44 @@ int main(int argc, char** argv) {
     raw_q.push_back(
         SecondsOf([&] { sink += raw_table.Query(*options.after, *options.before).size(); }));
   }
-  if (sink != static_cast<size_t>(3 * runs * per_day)) Die("a query returned a wrong count");
+  if (sink != static_cast<size_t>(3 * runs * per_day)) Die(kName, "a query returned a wrong count");
 
   // ---- Report --------------------------------------------------------------
-  double mem_b = *std::min_element(mem_batch.begin(), mem_batch.end());
-  double sql_b = *std::min_element(sql_batch.begin(), sql_batch.end());
-  double raw_b = *std::min_element(raw_batch.begin(), raw_batch.end());
+  double mem_b = Min(mem_batch);
+  double sql_b = Min(sql_batch);
+  double raw_b = Min(raw_batch);
   auto rate = [&](double seconds) { return static_cast<int64_t>(entries_count / seconds); };
   double mem_m = Median(mem_q) * 1e3, sql_m = Median(sql_q) * 1e3, raw_m = Median(raw_q) * 1e3;
   constexpr int64_t kBatchGoal = 100'000;
   constexpr double kQueryGoalMs = 20;
 
-  std::string text;
-  auto add = [&](const std::string& line) { text += line + "\n"; };
-  add(fmt::format("catalog_bench: SQLite catalog ({} cores)", std::thread::hardware_concurrency()));
-  add(fmt::format("batch add of {} entries in one Batch (best of {}):", Grouped(entries_count),
-                  batch_runs));
-  add(fmt::format("  {:<28}{:>10}{:>14}{:>18}", "", "seconds", "entries/s", "rate sqlite/base"));
-  add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18}", "sqlite catalog", sql_b, Grouped(rate(sql_b)),
-                  "-"));
-  add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18.2f}", "memory catalog (baseline)", mem_b,
-                  Grouped(rate(mem_b)), mem_b / sql_b));
-  add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18.2f}", "raw sqlite3 loop (baseline)", raw_b,
-                  Grouped(rate(raw_b)), raw_b / sql_b));
-  add(fmt::format("query one day ({} entries) of {} ({} days), median of {}:", Grouped(per_day),
-                  Grouped(total), days, runs));
-  add(fmt::format("  {:<28}{:>10}{:>14}{:>18}", "", "median ms", "min ms", "time sqlite/base"));
-  add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18}", "sqlite catalog", sql_m,
-                  *std::min_element(sql_q.begin(), sql_q.end()) * 1e3, "-"));
-  add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18.2f}", "memory catalog (baseline)", mem_m,
-                  *std::min_element(mem_q.begin(), mem_q.end()) * 1e3, sql_m / mem_m));
-  add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18.2f}", "raw sqlite3 query (baseline)", raw_m,
-                  *std::min_element(raw_q.begin(), raw_q.end()) * 1e3, sql_m / raw_m));
-  add(fmt::format("GOAL catalog batch add >= {} entries/s: {} {}", Grouped(kBatchGoal),
-                  Grouped(rate(sql_b)), rate(sql_b) >= kBatchGoal ? "PASS" : "MISS"));
-  add(fmt::format("GOAL catalog one-day query median < {:.0f} ms: {:.2f} ms {}", kQueryGoalMs,
-                  sql_m, sql_m < kQueryGoalMs ? "PASS" : "MISS"));
-
-  std::printf("\n%s", text.c_str());
-  std::error_code ec;
-  fs::create_directories(results_dir, ec);
-  std::ofstream out(fs::path(results_dir) / "catalog_bench.txt");
-  out << text;
-  if (!out) Die(fmt::format("cannot write {}/catalog_bench.txt", results_dir));
+  shardlake::bench::Report report;
+  report.Add(
+      fmt::format("catalog_bench: SQLite catalog ({} cores)", std::thread::hardware_concurrency()));
+  report.Add(fmt::format(
+      "batch add of {} entries in one Batch (best of {}):", Grouped(entries_count), batch_runs));
+  report.Add(
+      fmt::format("  {:<28}{:>10}{:>14}{:>18}", "", "seconds", "entries/s", "rate sqlite/base"));
+  report.Add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18}", "sqlite catalog", sql_b,
+                         Grouped(rate(sql_b)), "-"));
+  report.Add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18.2f}", "memory catalog (baseline)", mem_b,
+                         Grouped(rate(mem_b)), mem_b / sql_b));
+  report.Add(fmt::format("  {:<28}{:>10.3f}{:>14}{:>18.2f}", "raw sqlite3 loop (baseline)", raw_b,
+                         Grouped(rate(raw_b)), raw_b / sql_b));
+  report.Add(fmt::format("query one day ({} entries) of {} ({} days), median of {}:",
+                         Grouped(per_day), Grouped(total), days, runs));
+  report.Add(
+      fmt::format("  {:<28}{:>10}{:>14}{:>18}", "", "median ms", "min ms", "time sqlite/base"));
+  report.Add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18}", "sqlite catalog", sql_m,
+                         Min(sql_q) * 1e3, "-"));
+  report.Add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18.2f}", "memory catalog (baseline)", mem_m,
+                         Min(mem_q) * 1e3, sql_m / mem_m));
+  report.Add(fmt::format("  {:<28}{:>10.2f}{:>14.2f}{:>18.2f}", "raw sqlite3 query (baseline)",
+                         raw_m, Min(raw_q) * 1e3, sql_m / raw_m));
+  report.Goal(fmt::format("catalog batch add >= {} entries/s", Grouped(kBatchGoal)),
+              Grouped(rate(sql_b)), rate(sql_b) >= kBatchGoal);
+  report.Goal(fmt::format("catalog one-day query median < {:.0f} ms", kQueryGoalMs),
+              fmt::format("{:.2f} ms", sql_m), sql_m < kQueryGoalMs);
+  report.Publish(kName, common.results_dir);
   return 0;
 }

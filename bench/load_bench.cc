@@ -35,29 +35,16 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "common/ids.h"
+#include "bench_util.h"
 #include "duck/duck.h"
 #include "fmt/format.h"
 
 namespace {
 
 namespace fs = std::filesystem;
+using shardlake::bench::Die;
+using shardlake::bench::Grouped;
 constexpr const char* kName = "load_bench";
-
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "%s: ERROR: %s\n", kName, message.c_str());
-  std::exit(1);
-}
-
-std::string Grouped(int64_t value) {
-  std::string digits = std::to_string(value < 0 ? -value : value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return value < 0 ? "-" + out : out;
-}
 
 std::string Mib(int64_t bytes) { return fmt::format("{:.0f} MiB", bytes / 1048576.0); }
 
@@ -76,21 +63,6 @@ std::string ReadText(const fs::path& path) {
   buffer << in.rdbuf();
   return buffer.str();
 }
-
-// Removes the work directory on every normal exit path.
-struct TempDir {
-  fs::path path;
-  bool keep = false;
-  ~TempDir() {
-    if (path.empty()) return;
-    if (keep) {
-      std::fprintf(stderr, "%s: kept %s\n", kName, path.c_str());
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct ChildRun {
   int exit_code = -1;  // -1 when killed by a signal
@@ -111,7 +83,7 @@ ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_f
 
   auto start = std::chrono::steady_clock::now();
   pid_t pid = fork();
-  if (pid < 0) Die(fmt::format("fork failed: {}", std::strerror(errno)));
+  if (pid < 0) Die(kName, fmt::format("fork failed: {}", std::strerror(errno)));
   if (pid == 0) {
     // Only async-signal-safe calls until execv.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -139,7 +111,7 @@ ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_f
   int status = 0;
   struct rusage usage {};
   while (wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR) Die(fmt::format("wait4 failed: {}", std::strerror(errno)));
+    if (errno != EINTR) Die(kName, fmt::format("wait4 failed: {}", std::strerror(errno)));
   }
   auto end = std::chrono::steady_clock::now();
   {
@@ -157,9 +129,10 @@ ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_f
 }
 
 void CheckChild(const ChildRun& run, const std::string& what) {
-  if (run.timed_out) Die(fmt::format("{} timed out and was killed; output:\n{}", what, run.output));
+  if (run.timed_out)
+    Die(kName, fmt::format("{} timed out and was killed; output:\n{}", what, run.output));
   if (run.exit_code != 0) {
-    Die(fmt::format("{} failed (exit {}); output:\n{}", what, run.exit_code, run.output));
+    Die(kName, fmt::format("{} failed (exit {}); output:\n{}", what, run.exit_code, run.output));
   }
 }
 
@@ -168,14 +141,14 @@ int BaselineChild(const std::string& csv, const std::string& parquet, int thread
   std::map<std::string, std::string> options;
   if (threads > 0) options["threads"] = std::to_string(threads);
   auto database = shardlake::duck::Database::Open("", options);
-  if (!database.ok()) Die(std::string(database.status().message()));
+  if (!database.ok()) Die(kName, std::string(database.status().message()));
   auto connection = shardlake::duck::Connection::Open(**database);
-  if (!connection.ok()) Die(std::string(connection.status().message()));
+  if (!connection.ok()) Die(kName, std::string(connection.status().message()));
   auto rows = shardlake::duck::QueryScalar(
       **connection, fmt::format("COPY (SELECT * FROM read_csv({})) TO {} (FORMAT parquet, "
                                 "COMPRESSION zstd)",
                                 SqlQuote(csv), SqlQuote(parquet)));
-  if (!rows.ok()) Die(std::string(rows.status().message()));
+  if (!rows.ok()) Die(kName, std::string(rows.status().message()));
   std::printf("baseline: %s rows\n", rows->value_or("?").c_str());
   return 0;
 }
@@ -183,7 +156,7 @@ int BaselineChild(const std::string& csv, const std::string& parquet, int thread
 std::string SelfExe() {
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) Die(fmt::format("cannot read /proc/self/exe: {}", ec.message()));
+  if (ec) Die(kName, fmt::format("cannot read /proc/self/exe: {}", ec.message()));
   return self.string();
 }
 
@@ -212,8 +185,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   int timeout_seconds = 600;
   std::string shardlake_bin;
-  std::string results_dir = SHARDLAKE_BENCH_RESULTS_DIR;
-  bool keep = false;
+  shardlake::bench::CommonOptions common;
   CLI::App app{"load_bench: load N CSV rows with shardlake vs plain DuckDB CSV->Parquet"};
   app.add_option("--rows", rows, "CSV rows to generate and load")
       ->check(CLI::Range(int64_t{1000}, int64_t{100'000'000}));
@@ -225,39 +197,35 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(10, 3600));
   app.add_option("--shardlake", shardlake_bin,
                  "path of the shardlake binary (default: $SHARDLAKE_BIN; required)");
-  app.add_option("--results-dir", results_dir, "where to write load_bench.txt");
-  app.add_flag("--keep", keep, "keep the temporary work directory");
+  shardlake::bench::AddCommonOptions(app, kName, &common);
   CLI11_PARSE(app, argc, argv);
 
   if (shardlake_bin.empty()) {
     const char* env = std::getenv("SHARDLAKE_BIN");
     if (env != nullptr) shardlake_bin = env;
   }
-  if (shardlake_bin.empty()) Die("pass --shardlake PATH or set SHARDLAKE_BIN");
+  if (shardlake_bin.empty()) Die(kName, "pass --shardlake PATH or set SHARDLAKE_BIN");
   if (access(shardlake_bin.c_str(), X_OK) != 0) {
-    Die(fmt::format("shardlake binary '{}' is not executable", shardlake_bin));
+    Die(kName, fmt::format("shardlake binary '{}' is not executable", shardlake_bin));
   }
   shardlake_bin = fs::absolute(shardlake_bin).string();
   std::string self = SelfExe();
 
-  TempDir work;
-  work.keep = keep;
-  work.path = fs::temp_directory_path() / ("shardlake-load-bench-" + shardlake::NewUuid());
-  fs::create_directories(work.path);
-  const fs::path csv = work.path / "x.csv";
-  const fs::path base_parquet = work.path / "base.parquet";
-  const fs::path data_dir = work.path / "data";
+  shardlake::bench::TempDir work(kName, common.keep);
+  const fs::path csv = work.path() / "x.csv";
+  const fs::path base_parquet = work.path() / "base.parquet";
+  const fs::path data_dir = work.path() / "data";
 
   // 1. The input CSV.
   std::printf("%s: generating %s CSV rows in %s ...\n", kName, Grouped(rows).c_str(),
-              work.path.c_str());
+              work.path().c_str());
   std::fflush(stdout);
   {
-    auto start = std::chrono::steady_clock::now();
+    auto start = shardlake::bench::Clock::now();
     auto database = shardlake::duck::Database::Open("");
-    if (!database.ok()) Die(std::string(database.status().message()));
+    if (!database.ok()) Die(kName, std::string(database.status().message()));
     auto connection = shardlake::duck::Connection::Open(**database);
-    if (!connection.ok()) Die(std::string(connection.status().message()));
+    if (!connection.ok()) Die(kName, std::string(connection.status().message()));
     auto status =
         (*connection)
             ->Execute(fmt::format(
@@ -266,9 +234,9 @@ int main(int argc, char** argv) {
                 "usage, "
                 "(i % 17)::INTEGER AS cores FROM range({}) r(i)) TO {} (HEADER)",
                 rows, SqlQuote(csv.string())));
-    if (!status.ok()) Die(std::string(status.message()));
+    if (!status.ok()) Die(kName, std::string(status.message()));
     std::printf("%s: CSV is %s, written in %.1f s\n", kName, Mib(fs::file_size(csv)).c_str(),
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                shardlake::bench::SecondsSince(start));
   }
 
   // 2. Alternate baseline and shardlake.
@@ -279,7 +247,7 @@ int main(int argc, char** argv) {
     fs::remove(base_parquet, ec);
     ChildRun base = RunChild(
         {self, "--baseline-child", csv.string(), base_parquet.string(), std::to_string(threads)},
-        work.path / "baseline.out", timeout_seconds);
+        work.path() / "baseline.out", timeout_seconds);
     CheckChild(base, "baseline DuckDB COPY");
     base_bytes = static_cast<int64_t>(fs::file_size(base_parquet));
     std::printf("%s: run %d baseline : %6.2f s, peak RSS %s\n", kName, run + 1, base.seconds,
@@ -302,10 +270,10 @@ int main(int argc, char** argv) {
     CheckChild(RunChild(with({"sql",
                               "CREATE TABLE m.cpu (time TIMESTAMP_NS, host VARCHAR, "
                               "region VARCHAR, usage DOUBLE, cores INTEGER)"}),
-                        work.path / "create.out", timeout_seconds),
+                        work.path() / "create.out", timeout_seconds),
                "shardlake CREATE TABLE");
     ChildRun lake =
-        RunChild(with({"load", "m.cpu", csv.string()}), work.path / "load.out", timeout_seconds);
+        RunChild(with({"load", "m.cpu", csv.string()}), work.path() / "load.out", timeout_seconds);
     CheckChild(lake, "shardlake load");
     // "loaded <path>: N rows into F file(s), ..." -> "N rows into F file(s), ..."
     std::string summary = lake.output.substr(0, lake.output.find('\n'));
@@ -319,7 +287,7 @@ int main(int argc, char** argv) {
 
     // The load must be complete and correct.
     ChildRun count = RunChild(with({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"}),
-                              work.path / "count.out", timeout_seconds);
+                              work.path() / "count.out", timeout_seconds);
     CheckChild(count, "shardlake count(*)");
     std::istringstream lines(count.output);
     std::string line, last;
@@ -327,8 +295,8 @@ int main(int argc, char** argv) {
       if (!line.empty()) last = line;
     }
     if (last != std::to_string(rows)) {
-      Die(fmt::format("WRONG LOAD: count(*) of m.cpu is '{}', expected {}; output:\n{}", last, rows,
-                      count.output));
+      Die(kName, fmt::format("WRONG LOAD: count(*) of m.cpu is '{}', expected {}; output:\n{}",
+                             last, rows, count.output));
     }
     lake_bytes = ParquetBytes(data_dir / "lake", &lake_files);
     fs::remove_all(data_dir, ec);
@@ -352,34 +320,28 @@ int main(int argc, char** argv) {
   constexpr double kRatioGoal = 0.8;
   constexpr int64_t kRssGoal = int64_t{1} << 30;
 
-  std::string text;
-  auto add = [&](const std::string& line) { text += line + "\n"; };
-  add(fmt::format("load_bench: load {} CSV rows ({} CSV, {} cores, best of {} alternating runs)",
-                  Grouped(rows), Mib(fs::file_size(csv)), std::thread::hardware_concurrency(),
-                  runs));
-  add(fmt::format("{:<16}{:>24}{:>20}{:>16}", "", "baseline DuckDB COPY", "shardlake load",
-                  "shardlake/base"));
-  add(fmt::format("{:<16}{:>24.2f}{:>20.2f}{:>16.2f}", "wall time (s)", base_s, lake_s,
-                  lake_s / base_s));
-  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "rows/s", Grouped(static_cast<int64_t>(base_rate)),
-                  Grouped(static_cast<int64_t>(lake_rate)), ratio));
-  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "peak RSS", Mib(base_rss), Mib(lake_rss),
-                  static_cast<double>(lake_rss) / base_rss));
-  add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "parquet output",
-                  fmt::format("{} (1 file)", Mib(base_bytes)),
-                  fmt::format("{} ({} files)", Mib(lake_bytes), lake_files),
-                  static_cast<double>(lake_bytes) / base_bytes));
-  add(fmt::format("verified: SELECT count(*) FROM m.cpu = {} after each load", Grouped(rows)));
-  add(fmt::format("GOAL load rows/s shardlake/baseline >= {:.2f}: {:.2f} {}", kRatioGoal, ratio,
-                  ratio >= kRatioGoal ? "PASS" : "MISS"));
-  add(fmt::format("GOAL load peak RSS < 1 GiB: {} {}", Mib(lake_rss),
-                  lake_rss < kRssGoal ? "PASS" : "MISS"));
-
-  std::printf("\n%s", text.c_str());
-  std::error_code ec;
-  fs::create_directories(results_dir, ec);
-  std::ofstream out(fs::path(results_dir) / "load_bench.txt");
-  out << text;
-  if (!out) Die(fmt::format("cannot write {}/load_bench.txt", results_dir));
+  shardlake::bench::Report report;
+  report.Add(fmt::format(
+      "load_bench: load {} CSV rows ({} CSV, {} cores, best of {} alternating runs)", Grouped(rows),
+      Mib(fs::file_size(csv)), std::thread::hardware_concurrency(), runs));
+  report.Add(fmt::format("{:<16}{:>24}{:>20}{:>16}", "", "baseline DuckDB COPY", "shardlake load",
+                         "shardlake/base"));
+  report.Add(fmt::format("{:<16}{:>24.2f}{:>20.2f}{:>16.2f}", "wall time (s)", base_s, lake_s,
+                         lake_s / base_s));
+  report.Add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "rows/s",
+                         Grouped(static_cast<int64_t>(base_rate)),
+                         Grouped(static_cast<int64_t>(lake_rate)), ratio));
+  report.Add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "peak RSS", Mib(base_rss), Mib(lake_rss),
+                         static_cast<double>(lake_rss) / base_rss));
+  report.Add(fmt::format("{:<16}{:>24}{:>20}{:>16.2f}", "parquet output",
+                         fmt::format("{} (1 file)", Mib(base_bytes)),
+                         fmt::format("{} ({} files)", Mib(lake_bytes), lake_files),
+                         static_cast<double>(lake_bytes) / base_bytes));
+  report.Add(
+      fmt::format("verified: SELECT count(*) FROM m.cpu = {} after each load", Grouped(rows)));
+  report.Goal(fmt::format("load rows/s shardlake/baseline >= {:.2f}", kRatioGoal),
+              fmt::format("{:.2f}", ratio), ratio >= kRatioGoal);
+  report.Goal("load peak RSS < 1 GiB", Mib(lake_rss), lake_rss < kRssGoal);
+  report.Publish(kName, common.results_dir);
   return 0;
 }

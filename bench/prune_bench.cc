@@ -12,94 +12,42 @@
 // Both must return identical rows. Reports medians, the files each scanned and
 // the time ratio unpruned/pruned. Goal: >= 20x.
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench_util.h"
 #include "catalog/index.h"
-#include "common/ids.h"
 #include "fmt/format.h"
 #include "query/engine.h"
 #include "storage/object_store.h"
 
 namespace {
 
-namespace fs = std::filesystem;
-using RowList = std::vector<std::vector<std::optional<std::string>>>;
+using shardlake::bench::Die;
+using shardlake::bench::Grouped;
+using shardlake::bench::Median;
+using shardlake::bench::Min;
 constexpr const char* kName = "prune_bench";
-
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "%s: ERROR: %s\n", kName, message.c_str());
-  std::exit(1);
-}
-
-std::string Grouped(int64_t value) {
-  std::string digits = std::to_string(value < 0 ? -value : value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return value < 0 ? "-" + out : out;
-}
-
-struct TempDir {
-  fs::path path;
-  bool keep = false;
-  ~TempDir() {
-    if (path.empty()) return;
-    if (keep) {
-      std::fprintf(stderr, "%s: kept %s\n", kName, path.c_str());
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-class CollectingSink : public shardlake::ResultSink {
- public:
-  absl::Status Begin(const std::vector<std::string>& columns) override {
-    columns_ = columns;
-    rows_.clear();
-    return absl::OkStatus();
-  }
-  absl::Status Rows(const RowList& rows) override {
-    rows_.insert(rows_.end(), rows.begin(), rows.end());
-    return absl::OkStatus();
-  }
-  absl::Status End() override { return absl::OkStatus(); }
-  std::vector<std::string> columns_;
-  RowList rows_;
-};
 
 struct Timed {
   shardlake::StatementOutcome outcome;
-  RowList rows;
+  shardlake::CollectingSink::RowList rows;
   double seconds = 0;
 };
 
 Timed Run(shardlake::Engine& engine, const std::string& sql) {
-  CollectingSink sink;
-  auto start = std::chrono::steady_clock::now();
+  shardlake::CollectingSink sink;
+  auto start = shardlake::bench::Clock::now();
   auto outcome = engine.Execute(sql, sink);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!outcome.ok()) Die(fmt::format("{}\n  -> {}", sql, outcome.status().ToString()));
-  return Timed{*outcome, std::move(sink.rows_), seconds};
+  double seconds = shardlake::bench::SecondsSince(start);
+  if (!outcome.ok()) Die(kName, fmt::format("{}\n  -> {}", sql, outcome.status().ToString()));
+  return Timed{*outcome, sink.rows(), seconds};
 }
 
 std::string ScansText(const shardlake::StatementOutcome& outcome) {
@@ -123,8 +71,7 @@ int main(int argc, char** argv) {
   int query_day = 15;
   int runs = 7;
   int threads = 0;
-  std::string results_dir = SHARDLAKE_BENCH_RESULTS_DIR;
-  bool keep = false;
+  shardlake::bench::CommonOptions common;
   CLI::App app{"prune_bench: one-hour query over days of hourly files, pruned vs unpruned"};
   app.add_option("--days", days, "days of data, from 2026-01-01")->check(CLI::Range(1, 31));
   app.add_option("--rows-per-hour", rows_per_hour, "rows in each hour file")
@@ -137,25 +84,22 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "timed runs of each query (median is reported)")
       ->check(CLI::Range(1, 100));
   app.add_option("--threads", threads, "DuckDB threads (0: all cores)")->check(CLI::Range(0, 256));
-  app.add_option("--results-dir", results_dir, "where to write prune_bench.txt");
-  app.add_flag("--keep", keep, "keep the temporary work directory");
+  shardlake::bench::AddCommonOptions(app, kName, &common);
   CLI11_PARSE(app, argc, argv);
-  if (query_day > days) Die("--query-day must be <= --days");
+  if (query_day > days) Die(kName, "--query-day must be <= --days");
 
-  TempDir work;
-  work.keep = keep;
-  work.path = fs::temp_directory_path() / ("shardlake-prune-bench-" + shardlake::NewUuid());
-  fs::create_directories(work.path);
+  shardlake::bench::TempDir work(kName, common.keep);
 
-  auto index = shardlake::OpenIndex("sqlite://" + (work.path / "catalog.sqlite").string());
-  if (!index.ok()) Die(index.status().ToString());
-  auto store = shardlake::OpenObjectStore("file://" + (work.path / "lake").string());
-  if (!store.ok()) Die(store.status().ToString());
+  auto index = shardlake::OpenIndex("sqlite://" + (work.path() / "catalog.sqlite").string());
+  if (!index.ok()) Die(kName, index.status().ToString());
+  auto store = shardlake::OpenObjectStore("file://" + (work.path() / "lake").string());
+  if (!store.ok()) Die(kName, store.status().ToString());
   shardlake::EngineOptions options;
-  options.staging_dir = (work.path / "staging").string();
+  options.staging_dir = (work.path() / "staging").string();
+  options.count_total_files = true;
   if (threads > 0) options.duckdb_options["threads"] = std::to_string(threads);
   auto opened = shardlake::Engine::Open(std::move(*index), std::move(*store), options);
-  if (!opened.ok()) Die(opened.status().ToString());
+  if (!opened.ok()) Die(kName, opened.status().ToString());
   shardlake::Engine& engine = **opened;
 
   // ---- Data: one file per hour --------------------------------------------
@@ -166,7 +110,7 @@ int main(int argc, char** argv) {
               static_cast<long long>(hours));
   std::fflush(stdout);
   Run(engine, "CREATE TABLE m.cpu (time TIMESTAMP_NS, host VARCHAR, usage DOUBLE)");
-  auto load_start = std::chrono::steady_clock::now();
+  auto load_start = shardlake::bench::Clock::now();
   for (int first_day = 0; first_day < days; first_day += days_per_insert) {
     int64_t begin = int64_t{first_day} * 24 * rows_per_hour;
     int64_t end = std::min<int64_t>(first_day + days_per_insert, days) * 24 * rows_per_hour;
@@ -179,22 +123,22 @@ int main(int argc, char** argv) {
                     "MICROSECOND, 'host-' || (i % {1}), (i % 800) / 8.0 FROM range({2}, {3}) r(i)",
                     rows_per_hour, hosts, begin, end));
     if (inserted.outcome.rows != end - begin) {
-      Die(fmt::format("INSERT reported {} rows, expected {}", inserted.outcome.rows, end - begin));
+      Die(kName,
+          fmt::format("INSERT reported {} rows, expected {}", inserted.outcome.rows, end - begin));
     }
   }
-  double load_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  double load_s = shardlake::bench::SecondsSince(load_start);
   auto entries = engine.index().Query("m", "cpu", {});
-  if (!entries.ok()) Die(entries.status().ToString());
+  if (!entries.ok()) Die(kName, entries.status().ToString());
   if (static_cast<int64_t>(entries->size()) != hours) {
-    Die(fmt::format("the catalog has {} files for m.cpu, expected one per hour = {}",
-                    entries->size(), hours));
+    Die(kName, fmt::format("the catalog has {} files for m.cpu, expected one per hour = {}",
+                           entries->size(), hours));
   }
   Timed count = Run(engine, "SELECT count(*) FROM m.cpu");
   if (count.rows.size() != 1 || count.rows[0][0] != std::to_string(total_rows)) {
-    Die(fmt::format("count(*) is {}, expected {}",
-                    count.rows.empty() ? "nothing" : count.rows[0][0].value_or("NULL"),
-                    total_rows));
+    Die(kName, fmt::format("count(*) is {}, expected {}",
+                           count.rows.empty() ? "nothing" : count.rows[0][0].value_or("NULL"),
+                           total_rows));
   }
   std::printf("%s: %lld files, %s rows written in %.1f s\n", kName,
               static_cast<long long>(entries->size()), Grouped(total_rows).c_str(), load_s);
@@ -212,19 +156,21 @@ int main(int argc, char** argv) {
   Timed pruned = Run(engine, pruned_sql);  // warm-up, and the answer
   Timed unpruned = Run(engine, unpruned_sql);
   if (pruned.rows != unpruned.rows) {
-    Die(fmt::format("pruned and unpruned queries disagree: {} vs {} rows", pruned.rows.size(),
-                    unpruned.rows.size()));
+    Die(kName, fmt::format("pruned and unpruned queries disagree: {} vs {} rows",
+                           pruned.rows.size(), unpruned.rows.size()));
   }
   int64_t counted = 0;
   for (const auto& row : pruned.rows) counted += std::stoll(row[2].value_or("0"));
   if (counted != rows_per_hour) {
-    Die(fmt::format("the one-hour query counted {} rows, expected {}", counted, rows_per_hour));
+    Die(kName,
+        fmt::format("the one-hour query counted {} rows, expected {}", counted, rows_per_hour));
   }
   std::vector<double> pruned_s, unpruned_s;
   for (int run = 0; run < runs; ++run) {
     Timed p = Run(engine, pruned_sql);
     Timed u = Run(engine, unpruned_sql);
-    if (p.rows != pruned.rows || u.rows != pruned.rows) Die("a timed run returned other rows");
+    if (p.rows != pruned.rows || u.rows != pruned.rows)
+      Die(kName, "a timed run returned other rows");
     pruned_s.push_back(p.seconds);
     unpruned_s.push_back(u.seconds);
   }
@@ -238,36 +184,27 @@ int main(int argc, char** argv) {
     for (const auto& scan : t.outcome.scans) n += scan.files_scanned;
     return n;
   };
-  std::string text;
-  auto add = [&](const std::string& line) { text += line + "\n"; };
-  add(
+  shardlake::bench::Report report;
+  report.Add(
       fmt::format("prune_bench: one-hour query over {} days of hourly files ({} files, {} rows, "
                   "{} cores, median of {} alternating runs)",
                   days, hours, Grouped(total_rows), std::thread::hardware_concurrency(), runs));
-  add(
+  report.Add(
       fmt::format("  query: SELECT host, avg(usage), count(*) ... {} 10:00-11:00 GROUP BY host "
                   "({} groups, {} rows; identical results)",
                   day, pruned.rows.size(), Grouped(counted)));
-  add(fmt::format("  {:<30}{:>11}{:>11}{:>16}", "", "median ms", "min ms", "files scanned"));
-  add(fmt::format("  {:<30}{:>11.2f}{:>11.2f}{:>16}", "pruned (time >= ...)", p_ms,
-                  *std::min_element(pruned_s.begin(), pruned_s.end()) * 1e3,
-                  fmt::format("{} / {}", scanned(pruned), hours)));
-  add(fmt::format("  {:<30}{:>11.2f}{:>11.2f}{:>16}", "unpruned baseline (time + 0s)", u_ms,
-                  *std::min_element(unpruned_s.begin(), unpruned_s.end()) * 1e3,
-                  fmt::format("{} / {}", scanned(unpruned), hours)));
-  add(fmt::format("  pruned scans  : {}", ScansText(pruned.outcome)));
-  add(fmt::format("  unpruned scans: {}", ScansText(unpruned.outcome)));
+  report.Add(fmt::format("  {:<30}{:>11}{:>11}{:>16}", "", "median ms", "min ms", "files scanned"));
+  report.Add(fmt::format("  {:<30}{:>11.2f}{:>11.2f}{:>16}", "pruned (time >= ...)", p_ms,
+                         Min(pruned_s) * 1e3, fmt::format("{} / {}", scanned(pruned), hours)));
+  report.Add(fmt::format("  {:<30}{:>11.2f}{:>11.2f}{:>16}", "unpruned baseline (time + 0s)", u_ms,
+                         Min(unpruned_s) * 1e3, fmt::format("{} / {}", scanned(unpruned), hours)));
+  report.Add(fmt::format("  pruned scans  : {}", ScansText(pruned.outcome)));
+  report.Add(fmt::format("  unpruned scans: {}", ScansText(unpruned.outcome)));
   if (scanned(unpruned) != hours) {
-    add(fmt::format("  WARNING: the baseline was expected to scan all {} files", hours));
+    report.Add(fmt::format("  WARNING: the baseline was expected to scan all {} files", hours));
   }
-  add(fmt::format("GOAL pruning speed-up unpruned/pruned >= {:.0f}x: {:.1f}x {}", kGoal, ratio,
-                  ratio >= kGoal ? "PASS" : "MISS"));
-
-  std::printf("\n%s", text.c_str());
-  std::error_code ec;
-  fs::create_directories(results_dir, ec);
-  std::ofstream out(fs::path(results_dir) / "prune_bench.txt");
-  out << text;
-  if (!out) Die(fmt::format("cannot write {}/prune_bench.txt", results_dir));
+  report.Goal(fmt::format("pruning speed-up unpruned/pruned >= {:.0f}x", kGoal),
+              fmt::format("{:.1f}x", ratio), ratio >= kGoal);
+  report.Publish(kName, common.results_dir);
   return 0;
 }

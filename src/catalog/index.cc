@@ -9,7 +9,10 @@
 
 #include "catalog/index_internal.h"
 #include "catalog/memory_index.h"
+#include "catalog/postgres/postgres_index.h"
+#include "catalog/redis/redis_index.h"
 #include "catalog/sqlite_index.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
@@ -99,6 +102,22 @@ absl::Status ValidateTableSchema(const TableSchema& schema) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateMergeCompletion(const std::string& describe, const MergePlan& plan,
+                                     const IndexEntry& merged) {
+  RETURN_IF_ERROR(ValidateBatch({merged}, {}));
+  if (merged.database != plan.database || merged.table != plan.table ||
+      merged.path != plan.target) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: merge plan {}: the merged file must be {}.{} '{}', got {}.{} '{}'", describe, plan.id,
+        plan.database, plan.table, plan.target, merged.database, merged.table, merged.path));
+  }
+  if (plan.sources.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: merge plan {} has no sources", describe, plan.id));
+  }
+  return absl::OkStatus();
+}
+
 std::string NormalizedFolder(const QueryOptions& options) {
   std::string folder = options.folder;
   while (!folder.empty() && folder.back() == '/') folder.pop_back();
@@ -157,8 +176,26 @@ absl::Status ValidateBatch(const std::vector<IndexEntry>& add,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text) {
+std::vector<MergeConfig> DefaultMergeConfigs(int64_t timeout_s) {
+  constexpr int64_t kMiB = 1 << 20;
+  return {{timeout_s, 100 * kMiB, 1},
+          {10 * timeout_s, 400 * kMiB, 2},
+          {100 * timeout_s, 4000 * kMiB, 3},
+          {420 * timeout_s, 4000 * kMiB, 4}};
+}
+
+std::string MergeTargetPath(const std::string& folder, int iteration) {
+  std::string name = fmt::format("{}.{}.parquet", NewUuid(), iteration + 1);
+  return folder.empty() ? name : folder + "/" + name;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text,
+                                                 const IndexOptions& options) {
   ASSIGN_OR_RETURN(Uri uri, ParseUri(uri_text));
+  if (uri.scheme == "redis" || uri.scheme == "rediss") return OpenRedisIndex(uri, options);
+  if (uri.scheme == "postgresql" || uri.scheme == "postgres") {
+    return OpenPostgresIndex(uri, options);
+  }
   if (uri.scheme == "sqlite") {
     bool has_authority = uri_text.find("://") != std::string_view::npos;
     if (!uri.host.empty() || uri.port != 0 || !uri.userinfo.empty()) {
@@ -172,7 +209,8 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text) {
           fmt::format("'{}': the SQLite file path is empty", uri_text));
     }
     std::string describe = has_authority ? "sqlite://" + uri.path : "sqlite:" + uri.path;
-    ASSIGN_OR_RETURN(std::unique_ptr<SqliteIndex> index, SqliteIndex::Open(uri.path, describe));
+    ASSIGN_OR_RETURN(std::unique_ptr<SqliteIndex> index,
+                     SqliteIndex::Open(uri.path, describe, options));
     return std::unique_ptr<Index>(std::move(index));
   }
   if (uri.scheme == "memory") {
@@ -181,11 +219,12 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text) {
       return absl::InvalidArgumentError(
           fmt::format("'{}': a memory index needs a name (memory://name)", uri_text));
     }
-    return std::unique_ptr<Index>(MemoryIndex::Open(name));
+    return std::unique_ptr<Index>(MemoryIndex::Open(name, options));
   }
   return absl::InvalidArgumentError(
       fmt::format("'{}': unknown catalog scheme '{}'; known schemes: sqlite:///abs/path, "
-                  "sqlite:relative/path, memory://name",
+                  "sqlite:relative/path, memory://name, redis://[user[:pass]@]host:port/DB, "
+                  "rediss://..., postgresql://user:pass@host:port/db",
                   uri.Redacted(), uri.scheme));
 }
 

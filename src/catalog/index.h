@@ -48,6 +48,57 @@ struct QueryOptions {
   int iteration = 0;
 };
 
+// One merge level, GigAPI's [timeout_s, max_bytes, iteration] tuple. Entry N
+// (1-based) of a configuration list applies to files of iteration N (paths
+// ending ".N.parquet"); files of an iteration past the list are final.
+struct MergeConfig {
+  // A group of files becomes due this long after its oldest file was written
+  // (the files' chunk_time).
+  int64_t timeout_s = 10;
+  // The sources of one plan add up to at most this many bytes.
+  int64_t max_bytes = 100LL << 20;
+  // GigAPI's third element (the iteration its scheduler passes); kept for
+  // configuration compatibility, always N here.
+  int iteration = 1;
+  bool operator==(const MergeConfig&) const = default;
+};
+
+// GigAPI's server defaults with T = `timeout_s`: {T, 100 MiB, 1},
+// {10T, 400 MiB, 2}, {100T, 4000 MiB, 3}, {420T, 4000 MiB, 4}.
+std::vector<MergeConfig> DefaultMergeConfigs(int64_t timeout_s = 10);
+
+// A leased merge plan: merge `sources` (files of iteration N of one folder)
+// into one file at `target` (iteration N+1, same folder).
+struct MergePlan {
+  std::string id;  // unique per lease
+  std::string database;
+  std::string table;
+  std::string layer = "default";
+  std::string writer_id;  // who holds the lease
+  std::string folder;
+  int iteration = 0;
+  std::vector<std::string> sources;  // paths, sorted
+  std::string target;                // "<folder>/<uuid>.<N+1>.parquet"
+  int64_t lease_expires_ns = 0;
+};
+
+struct LeaseRequest {
+  std::string writer_id;
+  int64_t now_ns = 0;                            // the current time (tests pass their own)
+  int64_t lease_ns = 30LL * 60 * 1'000'000'000;  // how long the lease lasts
+  // Treat every group as due, whatever its timeout (`shardlake compact --now`).
+  bool ignore_timeouts = false;
+};
+
+// A file removed by a completed merge, to delete from the store once due.
+struct DropItem {
+  std::string database;
+  std::string table;
+  std::string path;
+  int64_t due_ns = 0;
+  bool operator==(const DropItem&) const = default;
+};
+
 class Index {
  public:
   virtual ~Index() = default;
@@ -82,11 +133,55 @@ class Index {
   // Errors: NotFound.
   virtual absl::StatusOr<TableSchema> GetTable(const std::string& database,
                                                const std::string& table) = 0;
-  // Removes a table's schema and all its live entries in one atomic step and
-  // returns the removed entries (so the caller can delete their files).
-  // Errors: NotFound when the table has no schema.
+  // Removes a table's schema, all its live entries, its leases and its drop
+  // queue in one atomic step, and returns the removed live entries followed by
+  // the queued drops as entries with only database, table and path set (so
+  // the caller can delete every file). Errors: NotFound when the table has no
+  // schema.
   virtual absl::StatusOr<std::vector<IndexEntry>> DropTable(const std::string& database,
                                                             const std::string& table) = 0;
+
+  // ---- Merge plans (compaction). The merge configuration is the backend's,
+  // given at open (IndexOptions::merge_configs).
+  //
+  // Leases the next due plan of a table, or returns nullopt when none is due.
+  // Live files of iteration N <= merge_configs.size() in one folder that no
+  // unexpired lease holds are grouped oldest first (by chunk_time, then path)
+  // into groups of at most max_bytes(N); a group is due when
+  // now_ns >= its oldest chunk_time + timeout_s(N) (or ignore_timeouts). A
+  // group of a single file is never a plan, so it is never handed out again
+  // and again. While the lease lasts no other caller gets these files; once it
+  // expires (a crashed compactor) they are planned again. Two callers racing
+  // never lease the same file.
+  virtual absl::StatusOr<std::optional<MergePlan>> LeaseMergePlan(const std::string& database,
+                                                                  const std::string& table,
+                                                                  const LeaseRequest& request) = 0;
+
+  // Completes a plan in one atomic step: adds `merged` (whose path must be
+  // plan.target), removes every source, ends the lease and queues each source
+  // for deletion at `drop_due_ns`. Errors (nothing changes): FailedPrecondition
+  // when the lease has expired at `now_ns` or is unknown, or a source is no
+  // longer live; InvalidArgument when merged.path != plan.target or merged is
+  // invalid.
+  virtual absl::Status CompleteMerge(const MergePlan& plan, const IndexEntry& merged,
+                                     int64_t now_ns, int64_t drop_due_ns) = 0;
+
+  // Ends a lease without merging; its files can be planned again at once.
+  // Unknown or expired leases are not an error.
+  virtual absl::Status AbandonMerge(const MergePlan& plan) = 0;
+
+  // Up to `limit` queued drops of a table with due_ns <= now_ns, oldest first.
+  virtual absl::StatusOr<std::vector<DropItem>> DueDrops(const std::string& database,
+                                                         const std::string& table, int64_t now_ns,
+                                                         size_t limit) = 0;
+
+  // Removes drops from the queue (after their files were deleted). Items
+  // already gone are not an error.
+  virtual absl::Status ForgetDrops(const std::vector<DropItem>& items) = 0;
+};
+
+struct IndexOptions {
+  std::vector<MergeConfig> merge_configs = DefaultMergeConfigs();
 };
 
 // Opens an index from a URI:
@@ -94,7 +189,12 @@ class Index {
 //   memory://name   an in-process index; the same name in one process shares state
 // Errors: InvalidArgument for an unknown scheme (the message lists known ones);
 // Unavailable / PermissionDenied when the backend cannot be opened.
-absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri);
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri,
+                                                 const IndexOptions& options = {});
+
+// The target path of a merge of `sources` of iteration N in `folder`: a new
+// "<folder>/<uuid>.<N+1>.parquet".
+std::string MergeTargetPath(const std::string& folder, int iteration);
 
 // Checks a batch against the validation rules of the contract that need no
 // knowledge of live entries (shared by all backends).

@@ -6,6 +6,9 @@
 //                            ::testing::Values(IndexBackend{"redis", OpenFreshRedis, Cleanup}),
 //                            IndexBackendName);
 //
+// Merge plans are a second suite on the same backends, MergePlanTest, which a
+// backend instantiates the same way with the same IndexBackend values.
+//
 // The header defines the tests (TEST_P), so include it in exactly one .cc file
 // of a test binary.
 #pragma once
@@ -19,6 +22,7 @@
 #include <latch>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -682,5 +686,231 @@ TEST_P(IndexConformanceTest, ConcurrentAddsOfTheSamePathExactlyOneWins) {
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(IndexConformanceTest);
+
+// ---- Merge plans and the drop queue. The backend runs with the default
+// merge configuration: .1 files are due 10 s after the oldest was written and
+// grouped up to 100 MiB; .2 files after 100 s, up to 400 MiB.
+
+class MergePlanTest : public IndexConformanceTest {
+ protected:
+  static constexpr int64_t kMiB = 1 << 20;
+
+  static IndexEntry Sized(const std::string& path, int64_t size_bytes, int64_t chunk_time) {
+    IndexEntry e = Entry(path);
+    e.size_bytes = size_bytes;
+    e.chunk_time = chunk_time;
+    return e;
+  }
+
+  std::optional<MergePlan> Lease(int64_t now_ns, bool ignore_timeouts = false,
+                                 int64_t lease_ns = 60 * kSecond) {
+    LeaseRequest request;
+    request.writer_id = "test";
+    request.now_ns = now_ns;
+    request.lease_ns = lease_ns;
+    request.ignore_timeouts = ignore_timeouts;
+    auto plan = index_->LeaseMergePlan("db", "t", request);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return plan.ok() ? *plan : std::nullopt;
+  }
+
+  static IndexEntry Merged(const MergePlan& plan) {
+    IndexEntry e = Entry(plan.target);
+    e.size_bytes = 5000;
+    e.row_count = 30;
+    return e;
+  }
+};
+
+TEST_P(MergePlanTest, PlanBecomesDueAfterTimeout) {
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("date=2026-01-01/hour=05/b.1.parquet", 10, kT0),
+                     Sized("date=2026-01-01/hour=05/a.1.parquet", 10, kT0 + kSecond),
+                     Sized("date=2026-01-01/hour=05/c.1.parquet", 10, kT0 + 2 * kSecond)},
+                    {}));
+  EXPECT_FALSE(Lease(kT0 + 9 * kSecond).has_value());
+  auto plan = Lease(kT0 + 10 * kSecond);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->database, "db");
+  EXPECT_EQ(plan->table, "t");
+  EXPECT_EQ(plan->folder, "date=2026-01-01/hour=05");
+  EXPECT_EQ(plan->iteration, 1);
+  EXPECT_EQ(plan->sources, (std::vector<std::string>{"date=2026-01-01/hour=05/a.1.parquet",
+                                                     "date=2026-01-01/hour=05/b.1.parquet",
+                                                     "date=2026-01-01/hour=05/c.1.parquet"}));
+  EXPECT_EQ(FolderOfPath(plan->target), "date=2026-01-01/hour=05");
+  EXPECT_EQ(IterationOfPath(plan->target), 2);
+  EXPECT_EQ(plan->lease_expires_ns, kT0 + 70 * kSecond);
+  EXPECT_FALSE(plan->id.empty());
+}
+
+TEST_P(MergePlanTest, SingleFilesAreNeverPlanned) {
+  CATALOG_ASSERT_OK(index_->Batch(
+      {Sized("date=2026-01-01/hour=05/a.1.parquet", 10, kT0),
+       Sized("date=2026-01-01/hour=06/b.1.parquet", 10, kT0), Sized("c.1.parquet", 10, kT0)},
+      {}));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Lease(kT0 + kDay, /*ignore_timeouts=*/true).has_value());
+}
+
+TEST_P(MergePlanTest, GroupsStayWithinMaxBytesAndSkipOversizedFiles) {
+  CATALOG_ASSERT_OK(index_->Batch(
+      {Sized("h/huge.1.parquet", 200 * kMiB, kT0), Sized("h/a.1.parquet", 90 * kMiB, kT0 + 1),
+       Sized("h/b.1.parquet", 20 * kMiB, kT0 + 2), Sized("h/c.1.parquet", 20 * kMiB, kT0 + 3),
+       Sized("h/d.1.parquet", 70 * kMiB, kT0 + 4)},
+      {}));
+  auto plan = Lease(kT0 + kHour);
+  ASSERT_TRUE(plan.has_value());
+  // huge never fits; a cannot pair with b (110 MiB); b + c fit, d does not.
+  EXPECT_EQ(plan->sources, (std::vector<std::string>{"h/b.1.parquet", "h/c.1.parquet"}));
+  EXPECT_FALSE(Lease(kT0 + kHour).has_value());  // the rest cannot pair up
+}
+
+TEST_P(MergePlanTest, LevelsUseTheirOwnConfiguration) {
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("h/a.2.parquet", 10, kT0), Sized("h/b.2.parquet", 10, kT0),
+                     Sized("h/x.5.parquet", 10, kT0), Sized("h/y.5.parquet", 10, kT0)},
+                    {}));
+  EXPECT_FALSE(Lease(kT0 + 99 * kSecond).has_value());  // .2 waits 100 s
+  auto plan = Lease(kT0 + 100 * kSecond, false, /*lease_ns=*/2 * kDay);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->iteration, 2);
+  EXPECT_EQ(IterationOfPath(plan->target), 3);
+  // Iteration 5 is past the configuration: final, never planned.
+  EXPECT_FALSE(Lease(kT0 + kDay, /*ignore_timeouts=*/true).has_value());
+}
+
+TEST_P(MergePlanTest, LeasesAreExclusiveUntilTheyExpire) {
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("h/a.1.parquet", 10, kT0), Sized("h/b.1.parquet", 10, kT0)}, {}));
+  auto first = Lease(kT0 + kHour, false, /*lease_ns=*/60 * kSecond);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(Lease(kT0 + kHour + 59 * kSecond).has_value());
+  // The holder crashed: after expiry the same files are planned again.
+  auto second = Lease(kT0 + kHour + 60 * kSecond);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->sources, first->sources);
+  EXPECT_NE(second->id, first->id);
+  // The expired lease can no longer complete; the new one can.
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      index_->CompleteMerge(*first, Merged(*first), kT0 + kHour + 61 * kSecond, kT0)));
+  CATALOG_EXPECT_OK(
+      index_->CompleteMerge(*second, Merged(*second), kT0 + kHour + 61 * kSecond, kT0));
+}
+
+TEST_P(MergePlanTest, AbandonedPlansAreAvailableAtOnce) {
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("h/a.1.parquet", 10, kT0), Sized("h/b.1.parquet", 10, kT0)}, {}));
+  auto plan = Lease(kT0 + kHour);
+  ASSERT_TRUE(plan.has_value());
+  CATALOG_ASSERT_OK(index_->AbandonMerge(*plan));
+  CATALOG_EXPECT_OK(index_->AbandonMerge(*plan));  // twice is fine
+  auto again = Lease(kT0 + kHour);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->sources, plan->sources);
+}
+
+TEST_P(MergePlanTest, CompleteMergeSwapsAtomicallyAndQueuesDrops) {
+  CATALOG_ASSERT_OK(index_->Batch({Sized("h/a.1.parquet", 10, kT0), Sized("h/b.1.parquet", 10, kT0),
+                                   Sized("other/c.1.parquet", 10, kT0)},
+                                  {}));
+  auto plan = Lease(kT0 + kHour);
+  ASSERT_TRUE(plan.has_value());
+  ASSERT_EQ(plan->folder, "h");
+  int64_t due = kT0 + kHour + 30 * kSecond;
+  CATALOG_ASSERT_OK(index_->CompleteMerge(*plan, Merged(*plan), kT0 + kHour, due));
+  EXPECT_EQ(QueryPaths(), (std::vector<std::string>{plan->target, "other/c.1.parquet"}));
+  auto merged = index_->Get("db", "t", plan->target);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(merged->row_count, 30);
+  // Sources are deleted only once due.
+  EXPECT_TRUE(ValueOrFail(index_->DueDrops("db", "t", due - 1, 100)).empty());
+  auto drops = ValueOrFail(index_->DueDrops("db", "t", due, 100));
+  ASSERT_EQ(drops.size(), 2u);
+  EXPECT_EQ(drops[0], (DropItem{"db", "t", "h/a.1.parquet", due}));
+  EXPECT_EQ(drops[1], (DropItem{"db", "t", "h/b.1.parquet", due}));
+  EXPECT_EQ(ValueOrFail(index_->DueDrops("db", "t", due, 1)).size(), 1u);
+  CATALOG_ASSERT_OK(index_->ForgetDrops(drops));
+  CATALOG_EXPECT_OK(index_->ForgetDrops(drops));
+  EXPECT_TRUE(ValueOrFail(index_->DueDrops("db", "t", due + kDay, 100)).empty());
+  // Completing the same plan again changes nothing.
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(index_->CompleteMerge(*plan, Merged(*plan), kT0 + kHour, due)));
+  EXPECT_EQ(QueryPaths().size(), 2u);
+}
+
+TEST_P(MergePlanTest, BadCompletionsChangeNothing) {
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("h/a.1.parquet", 10, kT0), Sized("h/b.1.parquet", 10, kT0)}, {}));
+  auto plan = Lease(kT0 + kHour);
+  ASSERT_TRUE(plan.has_value());
+  IndexEntry wrong = Merged(*plan);
+  wrong.path = "h/elsewhere.2.parquet";
+  EXPECT_TRUE(absl::IsInvalidArgument(index_->CompleteMerge(*plan, wrong, kT0 + kHour, kT0)));
+  // A source removed behind the plan's back: the swap is refused whole.
+  CATALOG_ASSERT_OK(index_->Batch({}, {Ref("h/a.1.parquet")}));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(index_->CompleteMerge(*plan, Merged(*plan), kT0 + kHour, kT0)));
+  EXPECT_EQ(QueryPaths(), (std::vector<std::string>{"h/b.1.parquet"}));
+  EXPECT_TRUE(ValueOrFail(index_->DueDrops("db", "t", kT0 + kDay, 100)).empty());
+}
+
+TEST_P(MergePlanTest, ConcurrentCompactorsNeverShareAFile) {
+  std::vector<IndexEntry> files;
+  for (int folder = 0; folder < 8; ++folder) {
+    for (int i = 0; i < 6; ++i) {
+      files.push_back(Sized(fmt::format("f{}/{}.1.parquet", folder, i), 30 * kMiB, kT0 + i));
+    }
+  }
+  CATALOG_ASSERT_OK(index_->Batch(files, {}));
+  constexpr int kThreads = 4;
+  std::mutex mu;
+  std::vector<std::string> leased;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      LeaseRequest request;
+      request.writer_id = fmt::format("w{}", t);
+      request.now_ns = kT0 + kHour;
+      request.lease_ns = kHour;
+      for (int round = 0; round < 20; ++round) {
+        auto plan = index_->LeaseMergePlan("db", "t", request);
+        ASSERT_TRUE(plan.ok()) << plan.status();
+        if (!plan->has_value()) break;
+        std::lock_guard lock(mu);
+        for (const auto& path : (*plan)->sources) leased.push_back(path);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // 30 MiB files, 100 MiB plans: each folder yields two plans of three files.
+  EXPECT_EQ(leased.size(), files.size());
+  std::sort(leased.begin(), leased.end());
+  EXPECT_EQ(std::adjacent_find(leased.begin(), leased.end()), leased.end())
+      << "a file was leased twice";
+}
+
+TEST_P(MergePlanTest, DropTableAlsoReturnsQueuedDrops) {
+  TableSchema schema;
+  schema.database = "db";
+  schema.table = "t";
+  schema.columns = {{"value", "BIGINT"}};
+  CATALOG_ASSERT_OK(index_->CreateTable(schema));
+  CATALOG_ASSERT_OK(
+      index_->Batch({Sized("h/a.1.parquet", 10, kT0), Sized("h/b.1.parquet", 10, kT0)}, {}));
+  auto plan = Lease(kT0 + kHour);
+  ASSERT_TRUE(plan.has_value());
+  CATALOG_ASSERT_OK(index_->CompleteMerge(*plan, Merged(*plan), kT0 + kHour, kT0 + kDay));
+  auto removed = ValueOrFail(index_->DropTable("db", "t"));
+  std::vector<std::string> paths = Paths(removed);
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::string> expected = {"h/a.1.parquet", "h/b.1.parquet", plan->target};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(paths, expected);
+  EXPECT_TRUE(ValueOrFail(index_->DueDrops("db", "t", kT0 + 2 * kDay, 100)).empty());
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MergePlanTest);
 
 }  // namespace shardlake

@@ -61,6 +61,12 @@ INSTANTIATE_TEST_SUITE_P(Backends, IndexConformanceTest,
                                                         ForgetMemoryIndexes}),
                          IndexBackendName);
 
+INSTANTIATE_TEST_SUITE_P(Backends, MergePlanTest,
+                         ::testing::Values(IndexBackend{"sqlite", OpenFreshSqlite, RemoveTempDirs},
+                                           IndexBackend{"memory", OpenFreshMemory,
+                                                        ForgetMemoryIndexes}),
+                         IndexBackendName);
+
 }  // namespace
 }  // namespace shardlake
 

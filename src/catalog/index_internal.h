@@ -21,6 +21,11 @@ absl::Status ValidateEntryPath(std::string_view path, std::string_view what);
 // column, non-empty distinct column names, time_column empty or a column.
 absl::Status ValidateTableSchema(const TableSchema& schema);
 
+// Checks a CompleteMerge request that needs no live state: the merged entry
+// is valid, belongs to the plan's table and sits at plan.target.
+absl::Status ValidateMergeCompletion(const std::string& describe, const MergePlan& plan,
+                                     const IndexEntry& merged);
+
 // `options.folder` without trailing '/' ("" means no folder filter).
 std::string NormalizedFolder(const QueryOptions& options);
 

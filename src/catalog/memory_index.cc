@@ -1,12 +1,16 @@
 #include "catalog/memory_index.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "catalog/index_internal.h"
+#include "catalog/merge_planning.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 
@@ -17,16 +21,52 @@ struct MemoryIndex::State {
     std::optional<TableSchema> schema;
     std::map<std::string, IndexEntry> entries;  // by path
     std::map<std::string, int64_t> folders;     // folder -> live entry count
+    std::map<std::string, std::string> leased;  // path -> lease id
+    std::map<std::string, int64_t> drops;       // path -> due time
+  };
+  struct Lease {
+    MergePlan plan;
   };
   using TableKey = std::pair<std::string, std::string>;  // (database, table)
 
   std::mutex mu;
-  std::map<TableKey, Table> tables;  // guarded by mu
+  std::map<TableKey, Table> tables;     // guarded by mu
+  std::map<std::string, Lease> leases;  // by id; guarded by mu
 
-  // Drops `it` when it has neither a schema nor entries. Requires mu.
+  // Drops `it` when it holds nothing. Requires mu.
   void EraseIfEmpty(std::map<TableKey, Table>::iterator it) {
-    if (!it->second.schema && it->second.entries.empty()) tables.erase(it);
+    const Table& t = it->second;
+    if (!t.schema && t.entries.empty() && t.leased.empty() && t.drops.empty()) tables.erase(it);
   }
+
+  // Ends leases of `table` that expired at `now_ns`. Requires mu.
+  void ExpireLeases(Table& table, int64_t now_ns) {
+    for (auto it = table.leased.begin(); it != table.leased.end();) {
+      auto lease = leases.find(it->second);
+      if (lease == leases.end() || lease->second.plan.lease_expires_ns <= now_ns) {
+        if (lease != leases.end()) leases.erase(lease);
+        it = table.leased.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void EndLease(const MergePlan& plan) {
+    auto table = tables.find({plan.database, plan.table});
+    if (table != tables.end()) {
+      for (const auto& path : plan.sources) {
+        auto it = table->second.leased.find(path);
+        if (it != table->second.leased.end() && it->second == plan.id)
+          table->second.leased.erase(it);
+      }
+    }
+    leases.erase(plan.id);
+  }
+
+  // Checks and applies a batch (the contract of Index::Batch). Requires mu.
+  absl::Status ApplyBatch(const std::string& describe, const std::vector<IndexEntry>& add,
+                          const std::vector<IndexEntry>& remove);
 };
 
 namespace {
@@ -43,12 +83,13 @@ Registry& GetRegistry() {
 
 }  // namespace
 
-std::unique_ptr<MemoryIndex> MemoryIndex::Open(const std::string& name) {
+std::unique_ptr<MemoryIndex> MemoryIndex::Open(const std::string& name,
+                                               const IndexOptions& options) {
   Registry& registry = GetRegistry();
   std::lock_guard lock(registry.mu);
   std::shared_ptr<State>& state = registry.states[name];
   if (!state) state = std::make_shared<State>();
-  return std::unique_ptr<MemoryIndex>(new MemoryIndex(name, state));
+  return std::unique_ptr<MemoryIndex>(new MemoryIndex(name, state, options.merge_configs));
 }
 
 void MemoryIndex::Forget(const std::string& name) {
@@ -57,8 +98,9 @@ void MemoryIndex::Forget(const std::string& name) {
   registry.states.erase(name);
 }
 
-MemoryIndex::MemoryIndex(std::string name, std::shared_ptr<State> state)
-    : name_(std::move(name)), state_(std::move(state)) {}
+MemoryIndex::MemoryIndex(std::string name, std::shared_ptr<State> state,
+                         std::vector<MergeConfig> merge_configs)
+    : name_(std::move(name)), state_(std::move(state)), merge_configs_(std::move(merge_configs)) {}
 
 MemoryIndex::~MemoryIndex() = default;
 
@@ -68,21 +110,26 @@ absl::Status MemoryIndex::Batch(const std::vector<IndexEntry>& add,
                                 const std::vector<IndexEntry>& remove) {
   RETURN_IF_ERROR(ValidateBatch(add, remove));
   std::lock_guard lock(state_->mu);
-  auto& tables = state_->tables;
+  return state_->ApplyBatch(Describe(), add, remove);
+}
+
+absl::Status MemoryIndex::State::ApplyBatch(const std::string& describe,
+                                            const std::vector<IndexEntry>& add,
+                                            const std::vector<IndexEntry>& remove) {
   // Check everything against the live state first; paths in the batch are
   // distinct, so the checks do not depend on each other.
   for (const IndexEntry& e : remove) {
     auto table = tables.find({e.database, e.table});
     if (table == tables.end() || !table->second.entries.contains(e.path)) {
       return absl::NotFoundError(fmt::format("{}: cannot remove '{}' from {}.{}: not in the index",
-                                             Describe(), e.path, e.database, e.table));
+                                             describe, e.path, e.database, e.table));
     }
   }
   for (const IndexEntry& e : add) {
     auto table = tables.find({e.database, e.table});
     if (table != tables.end() && table->second.entries.contains(e.path)) {
       return absl::AlreadyExistsError(fmt::format("{}: cannot add '{}' to {}.{}: already indexed",
-                                                  Describe(), e.path, e.database, e.table));
+                                                  describe, e.path, e.database, e.table));
     }
   }
   for (const IndexEntry& e : remove) {
@@ -90,7 +137,7 @@ absl::Status MemoryIndex::Batch(const std::vector<IndexEntry>& add,
     table->second.entries.erase(e.path);
     auto folder = table->second.folders.find(FolderOfPath(e.path));
     if (--folder->second == 0) table->second.folders.erase(folder);
-    state_->EraseIfEmpty(table);
+    EraseIfEmpty(table);
   }
   for (const IndexEntry& e : add) {
     State::Table& table = tables[{e.database, e.table}];
@@ -191,10 +238,114 @@ absl::StatusOr<std::vector<IndexEntry>> MemoryIndex::DropTable(const std::string
         fmt::format("{}: table {}.{} does not exist", Describe(), database, table));
   }
   std::vector<IndexEntry> removed;
-  removed.reserve(it->second.entries.size());
+  removed.reserve(it->second.entries.size() + it->second.drops.size());
   for (auto& [path, entry] : it->second.entries) removed.push_back(std::move(entry));
+  for (const auto& [path, due] : it->second.drops) {
+    IndexEntry dropped;
+    dropped.database = database;
+    dropped.table = table;
+    dropped.path = path;
+    removed.push_back(std::move(dropped));
+  }
+  for (const auto& [path, lease_id] : it->second.leased) state_->leases.erase(lease_id);
   state_->tables.erase(it);
   return removed;
+}
+
+absl::StatusOr<std::optional<MergePlan>> MemoryIndex::LeaseMergePlan(const std::string& database,
+                                                                     const std::string& table,
+                                                                     const LeaseRequest& request) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->tables.find({database, table});
+  if (it == state_->tables.end()) return std::optional<MergePlan>();
+  State::Table& t = it->second;
+  state_->ExpireLeases(t, request.now_ns);
+  std::vector<PlanCandidate> candidates;
+  for (const auto& [path, entry] : t.entries) {
+    if (!t.leased.contains(path)) candidates.push_back({path, entry.size_bytes, entry.chunk_time});
+  }
+  auto group = PickMergeGroup(std::move(candidates), merge_configs_, request.now_ns,
+                              request.ignore_timeouts);
+  if (!group) return std::optional<MergePlan>();
+  MergePlan plan;
+  plan.id = NewUuid();
+  plan.database = database;
+  plan.table = table;
+  plan.layer = t.entries.at(group->sources.front()).layer;
+  plan.writer_id = request.writer_id;
+  plan.folder = group->folder;
+  plan.iteration = group->iteration;
+  plan.sources = std::move(group->sources);
+  plan.target = MergeTargetPath(plan.folder, plan.iteration);
+  plan.lease_expires_ns = request.now_ns + request.lease_ns;
+  for (const auto& path : plan.sources) t.leased[path] = plan.id;
+  state_->leases[plan.id] = State::Lease{plan};
+  return std::optional<MergePlan>(plan);
+}
+
+absl::Status MemoryIndex::CompleteMerge(const MergePlan& plan, const IndexEntry& merged,
+                                        int64_t now_ns, int64_t drop_due_ns) {
+  RETURN_IF_ERROR(catalog_internal::ValidateMergeCompletion(Describe(), plan, merged));
+  std::lock_guard lock(state_->mu);
+  auto lease = state_->leases.find(plan.id);
+  if (lease == state_->leases.end() || lease->second.plan.lease_expires_ns <= now_ns) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: merge plan {} of {}.{}: the lease has expired or is unknown; nothing changed",
+        Describe(), plan.id, plan.database, plan.table));
+  }
+  std::vector<IndexEntry> remove;
+  for (const auto& path : lease->second.plan.sources) {
+    IndexEntry source;
+    source.database = plan.database;
+    source.table = plan.table;
+    source.path = path;
+    remove.push_back(std::move(source));
+  }
+  absl::Status applied = state_->ApplyBatch(Describe(), {merged}, remove);
+  if (absl::IsNotFound(applied)) {
+    return absl::FailedPreconditionError(
+        fmt::format("merge plan {}: {}", plan.id, std::string(applied.message())));
+  }
+  RETURN_IF_ERROR(applied);
+  MergePlan ended = lease->second.plan;
+  state_->EndLease(ended);
+  State::Table& t = state_->tables[{plan.database, plan.table}];
+  for (const auto& path : ended.sources) t.drops[path] = drop_due_ns;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryIndex::AbandonMerge(const MergePlan& plan) {
+  std::lock_guard lock(state_->mu);
+  if (state_->leases.contains(plan.id)) state_->EndLease(state_->leases.at(plan.id).plan);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DropItem>> MemoryIndex::DueDrops(const std::string& database,
+                                                            const std::string& table,
+                                                            int64_t now_ns, size_t limit) {
+  std::lock_guard lock(state_->mu);
+  std::vector<DropItem> due;
+  auto it = state_->tables.find({database, table});
+  if (it == state_->tables.end()) return due;
+  for (const auto& [path, due_ns] : it->second.drops) {
+    if (due_ns <= now_ns) due.push_back({database, table, path, due_ns});
+  }
+  std::sort(due.begin(), due.end(), [](const DropItem& a, const DropItem& b) {
+    return std::tie(a.due_ns, a.path) < std::tie(b.due_ns, b.path);
+  });
+  if (due.size() > limit) due.resize(limit);
+  return due;
+}
+
+absl::Status MemoryIndex::ForgetDrops(const std::vector<DropItem>& items) {
+  std::lock_guard lock(state_->mu);
+  for (const auto& item : items) {
+    auto it = state_->tables.find({item.database, item.table});
+    if (it == state_->tables.end()) continue;
+    it->second.drops.erase(item.path);
+    state_->EraseIfEmpty(it);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace shardlake

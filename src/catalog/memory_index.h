@@ -20,7 +20,8 @@ class MemoryIndex : public Index {
  public:
   // The index named `name`, created empty if no index of that name exists yet.
   // Never fails. The caller owns the returned object (not the shared state).
-  static std::unique_ptr<MemoryIndex> Open(const std::string& name);
+  static std::unique_ptr<MemoryIndex> Open(const std::string& name,
+                                           const IndexOptions& options = {});
 
   // Drops the shared state of `name` from the process-wide registry. Objects
   // already open keep working on the old state; the next Open starts empty.
@@ -45,14 +46,26 @@ class MemoryIndex : public Index {
                                        const std::string& table) override;
   absl::StatusOr<std::vector<IndexEntry>> DropTable(const std::string& database,
                                                     const std::string& table) override;
+  absl::StatusOr<std::optional<MergePlan>> LeaseMergePlan(const std::string& database,
+                                                          const std::string& table,
+                                                          const LeaseRequest& request) override;
+  absl::Status CompleteMerge(const MergePlan& plan, const IndexEntry& merged, int64_t now_ns,
+                             int64_t drop_due_ns) override;
+  absl::Status AbandonMerge(const MergePlan& plan) override;
+  absl::StatusOr<std::vector<DropItem>> DueDrops(const std::string& database,
+                                                 const std::string& table, int64_t now_ns,
+                                                 size_t limit) override;
+  absl::Status ForgetDrops(const std::vector<DropItem>& items) override;
 
   struct State;  // defined in memory_index.cc
 
  private:
-  MemoryIndex(std::string name, std::shared_ptr<State> state);
+  MemoryIndex(std::string name, std::shared_ptr<State> state,
+              std::vector<MergeConfig> merge_configs);
 
   std::string name_;
   std::shared_ptr<State> state_;
+  std::vector<MergeConfig> merge_configs_;
 };
 
 }  // namespace shardlake

@@ -18,7 +18,9 @@
 #include <utility>
 
 #include "catalog/index_internal.h"
+#include "catalog/merge_planning.h"
 #include "catalog/sqlite_handle.h"
+#include "common/ids.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 
@@ -69,6 +71,29 @@ CREATE TABLE IF NOT EXISTS tables (
   schema_json TEXT NOT NULL,
   created_at  INTEGER NOT NULL,
   PRIMARY KEY (database, tbl)
+) WITHOUT ROWID;
+-- Version 2: merge-plan leases and the drop queue.
+CREATE TABLE IF NOT EXISTS merge_leases (
+  id         TEXT PRIMARY KEY,
+  database   TEXT NOT NULL,
+  tbl        TEXT NOT NULL,
+  expires_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS merge_leases_by_table ON merge_leases (database, tbl, expires_ns);
+CREATE TABLE IF NOT EXISTS leased_files (
+  database TEXT NOT NULL,
+  tbl      TEXT NOT NULL,
+  path     TEXT NOT NULL,
+  lease_id TEXT NOT NULL,
+  PRIMARY KEY (database, tbl, path)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS leased_files_by_lease ON leased_files (lease_id);
+CREATE TABLE IF NOT EXISTS drops (
+  database TEXT NOT NULL,
+  tbl      TEXT NOT NULL,
+  path     TEXT NOT NULL,
+  due_ns   INTEGER NOT NULL,
+  PRIMARY KEY (database, tbl, path)
 ) WITHOUT ROWID;
 )sql";
 
@@ -448,6 +473,7 @@ class Transaction {
 struct SqliteIndex::Impl {
   std::string path;
   std::string describe;
+  std::vector<MergeConfig> merge_configs;
 
   std::mutex mu;  // serializes all use of the connection and statements
   // Declared before the statements so that it is destroyed after them.
@@ -497,6 +523,106 @@ struct SqliteIndex::Impl {
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) return Error(rc, what);
     return absl::OkStatus();
+  }
+
+  // Applies a validated batch inside the caller's write transaction.
+  // REQUIRES: mu held, a transaction open.
+  absl::Status ApplyBatch(const std::vector<IndexEntry>& add, const std::vector<IndexEntry>& remove,
+                          const std::vector<std::string>& min_json,
+                          const std::vector<std::string>& max_json) {
+    // Net changes of the live entry counts per folder and per span bucket.
+    CountDeltas<std::string_view> folder_delta;
+    CountDeltas<int> span_delta;
+    sqlite3_stmt* del = delete_file.get();
+    for (const IndexEntry& e : remove) {
+      sqlite::StmtUse use(del);
+      BindText(del, 1, e.database);
+      BindText(del, 2, e.table);
+      BindText(del, 3, e.path);
+      int rc = sqlite3_step(del);  // DELETE ... RETURNING min_time, max_time
+      if (rc == SQLITE_DONE) {
+        return absl::NotFoundError(
+            fmt::format("{}: cannot remove '{}' from {}.{}: not in the index", describe, e.path,
+                        e.database, e.table));
+      }
+      if (rc != SQLITE_ROW) return Error(rc, fmt::format("Batch: removing '{}'", e.path));
+      int bucket = SpanBucket(sqlite3_column_int64(del, 0), sqlite3_column_int64(del, 1));
+      rc = sqlite3_step(del);
+      if (rc != SQLITE_DONE) return Error(rc, fmt::format("Batch: removing '{}'", e.path));
+      folder_delta.Add(e.database, e.table, FolderView(e.path), -1);
+      span_delta.Add(e.database, e.table, bucket, -1);
+    }
+    sqlite3_stmt* ins = insert_file.get();
+    for (size_t i = 0; i < add.size(); ++i) {
+      const IndexEntry& e = add[i];
+      sqlite::StmtUse use(ins);
+      BindText(ins, 1, e.database);
+      BindText(ins, 2, e.table);
+      BindText(ins, 3, e.path);
+      BindText(ins, 4, e.layer);
+      sqlite3_bind_int64(ins, 5, e.size_bytes);
+      sqlite3_bind_int64(ins, 6, e.row_count);
+      sqlite3_bind_int64(ins, 7, e.chunk_time);
+      BindText(ins, 8, min_json[i]);
+      BindText(ins, 9, max_json[i]);
+      sqlite3_bind_int64(ins, 10, e.min_time);
+      sqlite3_bind_int64(ins, 11, e.max_time);
+      BindText(ins, 12, e.writer_id);
+      int rc = sqlite3_step(ins);
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
+        return absl::AlreadyExistsError(fmt::format("{}: cannot add '{}' to {}.{}: already indexed",
+                                                    describe, e.path, e.database, e.table));
+      }
+      if (rc != SQLITE_DONE) return Error(rc, fmt::format("Batch: adding '{}'", e.path));
+      folder_delta.Add(e.database, e.table, FolderView(e.path), 1);
+      span_delta.Add(e.database, e.table, SpanBucket(e.min_time, e.max_time), 1);
+    }
+    for (const auto& [key, delta] : folder_delta.deltas()) {
+      if (delta == 0) continue;
+      const auto& [database, table, folder] = key;
+      RETURN_IF_ERROR(ApplyCount(
+          add_folder.get(), prune_folder.get(), database, table,
+          [&](sqlite3_stmt* stmt) { BindText(stmt, 3, folder); }, delta,
+          "Batch: updating folder counts"));
+    }
+    for (const auto& [key, delta] : span_delta.deltas()) {
+      if (delta == 0) continue;
+      const auto& [database, table, bucket] = key;
+      RETURN_IF_ERROR(ApplyCount(
+          add_span.get(), prune_span.get(), database, table,
+          [&](sqlite3_stmt* stmt) {
+            sqlite3_bind_int(stmt, 3, bucket);
+            if (sqlite3_bind_parameter_count(stmt) >= 5) {
+              BindBucketMaxSpan(stmt, 5, bucket);
+            }
+          },
+          delta, "Batch: updating span counts"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Runs a statement (prepared for this call; for infrequent operations) with
+  // text parameters ?1, ?2, ... and returns its rows as text.
+  absl::StatusOr<std::vector<std::vector<std::string>>> Rows(const std::string& sql,
+                                                             const std::vector<std::string>& args) {
+    sqlite::Stmt stmt;
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
+    stmt.reset(raw);
+    if (rc != SQLITE_OK) return Error(rc, sql);
+    for (size_t i = 0; i < args.size(); ++i) BindText(raw, static_cast<int>(i + 1), args[i]);
+    std::vector<std::vector<std::string>> rows;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(raw); ++c) row.push_back(ColumnText(raw, c));
+      rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) return Error(rc, sql);
+    return rows;
+  }
+
+  absl::Status Run(const std::string& sql, const std::vector<std::string>& args) {
+    return Rows(sql, args).status();
   }
 
   // Starts a write transaction (waiting up to the busy timeout for other writers).
@@ -585,7 +711,8 @@ struct SqliteIndex::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<SqliteIndex>> SqliteIndex::Open(const std::string& path,
-                                                               const std::string& describe) {
+                                                               const std::string& describe,
+                                                               const IndexOptions& options) {
   auto open_error = [&](absl::StatusCode code, std::string_view problem) {
     return absl::Status(code, fmt::format("cannot open SQLite catalog '{}': {}", path, problem));
   };
@@ -603,6 +730,7 @@ absl::StatusOr<std::unique_ptr<SqliteIndex>> SqliteIndex::Open(const std::string
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->describe = describe;
+  impl->merge_configs = options.merge_configs;
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -645,10 +773,15 @@ absl::StatusOr<std::unique_ptr<SqliteIndex>> SqliteIndex::Open(const std::string
                                     "understands ({}); upgrade shardlake",
                                     version, kSchemaVersion));
     }
+    // Every version so far only adds tables and indexes, so creating what is
+    // missing migrates an older catalog.
     RETURN_IF_ERROR(setup(kCreateSchema));
     if (fresh) {
       RETURN_IF_ERROR(setup(
           fmt::format("INSERT INTO schema_version (version) VALUES ({})", kSchemaVersion).c_str()));
+    } else if (version < kSchemaVersion) {
+      RETURN_IF_ERROR(
+          setup(fmt::format("UPDATE schema_version SET version = {}", kSchemaVersion).c_str()));
     }
     return absl::OkStatus();
   }();
@@ -723,77 +856,10 @@ absl::Status SqliteIndex::Batch(const std::vector<IndexEntry>& add,
     min_json[i] = DumpStats(add[i].min);
     max_json[i] = DumpStats(add[i].max);
   }
-  // Net changes of the live entry counts per folder and per span bucket.
-  CountDeltas<std::string_view> folder_delta;
-  CountDeltas<int> span_delta;
-
   Impl& impl = *impl_;
   std::lock_guard lock(impl.mu);
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("Batch"));
-  sqlite3_stmt* del = impl.delete_file.get();
-  for (const IndexEntry& e : remove) {
-    sqlite::StmtUse use(del);
-    BindText(del, 1, e.database);
-    BindText(del, 2, e.table);
-    BindText(del, 3, e.path);
-    int rc = sqlite3_step(del);  // DELETE ... RETURNING min_time, max_time
-    if (rc == SQLITE_DONE) {
-      return absl::NotFoundError(fmt::format("{}: cannot remove '{}' from {}.{}: not in the index",
-                                             impl.describe, e.path, e.database, e.table));
-    }
-    if (rc != SQLITE_ROW) return impl.Error(rc, fmt::format("Batch: removing '{}'", e.path));
-    int bucket = SpanBucket(sqlite3_column_int64(del, 0), sqlite3_column_int64(del, 1));
-    rc = sqlite3_step(del);
-    if (rc != SQLITE_DONE) return impl.Error(rc, fmt::format("Batch: removing '{}'", e.path));
-    folder_delta.Add(e.database, e.table, FolderView(e.path), -1);
-    span_delta.Add(e.database, e.table, bucket, -1);
-  }
-  sqlite3_stmt* ins = impl.insert_file.get();
-  for (size_t i = 0; i < add.size(); ++i) {
-    const IndexEntry& e = add[i];
-    sqlite::StmtUse use(ins);
-    BindText(ins, 1, e.database);
-    BindText(ins, 2, e.table);
-    BindText(ins, 3, e.path);
-    BindText(ins, 4, e.layer);
-    sqlite3_bind_int64(ins, 5, e.size_bytes);
-    sqlite3_bind_int64(ins, 6, e.row_count);
-    sqlite3_bind_int64(ins, 7, e.chunk_time);
-    BindText(ins, 8, min_json[i]);
-    BindText(ins, 9, max_json[i]);
-    sqlite3_bind_int64(ins, 10, e.min_time);
-    sqlite3_bind_int64(ins, 11, e.max_time);
-    BindText(ins, 12, e.writer_id);
-    int rc = sqlite3_step(ins);
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE) {
-      return absl::AlreadyExistsError(fmt::format("{}: cannot add '{}' to {}.{}: already indexed",
-                                                  impl.describe, e.path, e.database, e.table));
-    }
-    if (rc != SQLITE_DONE) return impl.Error(rc, fmt::format("Batch: adding '{}'", e.path));
-    folder_delta.Add(e.database, e.table, FolderView(e.path), 1);
-    span_delta.Add(e.database, e.table, SpanBucket(e.min_time, e.max_time), 1);
-  }
-  for (const auto& [key, delta] : folder_delta.deltas()) {
-    if (delta == 0) continue;
-    const auto& [database, table, folder] = key;
-    RETURN_IF_ERROR(impl.ApplyCount(
-        impl.add_folder.get(), impl.prune_folder.get(), database, table,
-        [&](sqlite3_stmt* stmt) { BindText(stmt, 3, folder); }, delta,
-        "Batch: updating folder counts"));
-  }
-  for (const auto& [key, delta] : span_delta.deltas()) {
-    if (delta == 0) continue;
-    const auto& [database, table, bucket] = key;
-    RETURN_IF_ERROR(impl.ApplyCount(
-        impl.add_span.get(), impl.prune_span.get(), database, table,
-        [&](sqlite3_stmt* stmt) {
-          sqlite3_bind_int(stmt, 3, bucket);
-          if (sqlite3_bind_parameter_count(stmt) >= 5) {
-            BindBucketMaxSpan(stmt, 5, bucket);
-          }
-        },
-        delta, "Batch: updating span counts"));
-  }
+  RETURN_IF_ERROR(impl.ApplyBatch(add, remove, min_json, max_json));
   return txn->Commit(impl.describe);
 }
 
@@ -989,6 +1055,24 @@ absl::StatusOr<std::vector<IndexEntry>> SqliteIndex::DropTable(const std::string
     }
     if (rc != SQLITE_DONE) return impl.Error(rc, fmt::format("DropTable {}.{}", database, table));
   }
+  {
+    // Files queued for deletion go to the caller too.
+    ASSIGN_OR_RETURN(
+        auto drops,
+        impl.Rows("SELECT path FROM drops WHERE database = ?1 AND tbl = ?2", {database, table}));
+    for (auto& row : drops) {
+      IndexEntry dropped;
+      dropped.database = database;
+      dropped.table = table;
+      dropped.path = std::move(row[0]);
+      removed.push_back(std::move(dropped));
+    }
+    for (const char* sql : {"DELETE FROM drops WHERE database = ?1 AND tbl = ?2",
+                            "DELETE FROM leased_files WHERE database = ?1 AND tbl = ?2",
+                            "DELETE FROM merge_leases WHERE database = ?1 AND tbl = ?2"}) {
+      RETURN_IF_ERROR(impl.Run(sql, {database, table}));
+    }
+  }
   for (sqlite::Stmt* delete_stmt : {&impl.delete_table_files, &impl.delete_table_folders,
                                     &impl.delete_table_spans, &impl.delete_table}) {
     sqlite3_stmt* stmt = delete_stmt->get();
@@ -999,6 +1083,145 @@ absl::StatusOr<std::vector<IndexEntry>> SqliteIndex::DropTable(const std::string
   }
   RETURN_IF_ERROR(txn->Commit(impl.describe));
   return removed;
+}
+
+absl::StatusOr<std::optional<MergePlan>> SqliteIndex::LeaseMergePlan(const std::string& database,
+                                                                     const std::string& table,
+                                                                     const LeaseRequest& request) {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mu);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("LeaseMergePlan"));
+  std::string now = std::to_string(request.now_ns);
+  // Expired leases release their files.
+  RETURN_IF_ERROR(
+      impl.Run("DELETE FROM leased_files WHERE lease_id IN (SELECT id FROM merge_leases WHERE "
+               "database = ?1 AND tbl = ?2 AND expires_ns <= CAST(?3 AS INTEGER))",
+               {database, table, now}));
+  RETURN_IF_ERROR(impl.Run(
+      "DELETE FROM merge_leases WHERE database = ?1 AND tbl = ?2 AND expires_ns <= CAST(?3 AS "
+      "INTEGER)",
+      {database, table, now}));
+  ASSIGN_OR_RETURN(auto rows,
+                   impl.Rows("SELECT path, size_bytes, chunk_time, layer FROM files f WHERE "
+                             "database = ?1 AND tbl = ?2 AND NOT EXISTS (SELECT 1 FROM "
+                             "leased_files l WHERE l.database = ?1 AND l.tbl = ?2 AND l.path = "
+                             "f.path)",
+                             {database, table}));
+  std::vector<PlanCandidate> candidates;
+  std::map<std::string, std::string> layers;
+  for (auto& row : rows) {
+    candidates.push_back({row[0], std::stoll(row[1]), std::stoll(row[2])});
+    layers[row[0]] = row[3];
+  }
+  auto group = PickMergeGroup(std::move(candidates), impl.merge_configs, request.now_ns,
+                              request.ignore_timeouts);
+  if (!group) {
+    RETURN_IF_ERROR(txn->Commit(impl.describe));  // keep the expiry cleanup
+    return std::optional<MergePlan>();
+  }
+  MergePlan plan;
+  plan.id = NewUuid();
+  plan.database = database;
+  plan.table = table;
+  plan.layer = layers[group->sources.front()];
+  plan.writer_id = request.writer_id;
+  plan.folder = group->folder;
+  plan.iteration = group->iteration;
+  plan.sources = std::move(group->sources);
+  plan.target = MergeTargetPath(plan.folder, plan.iteration);
+  plan.lease_expires_ns = request.now_ns + request.lease_ns;
+  RETURN_IF_ERROR(impl.Run(
+      "INSERT INTO merge_leases (id, database, tbl, expires_ns) VALUES (?1, ?2, ?3, CAST(?4 AS "
+      "INTEGER))",
+      {plan.id, database, table, std::to_string(plan.lease_expires_ns)}));
+  for (const auto& path : plan.sources) {
+    RETURN_IF_ERROR(
+        impl.Run("INSERT INTO leased_files (database, tbl, path, lease_id) VALUES (?1, ?2, ?3, ?4)",
+                 {database, table, path, plan.id}));
+  }
+  RETURN_IF_ERROR(txn->Commit(impl.describe));
+  return std::optional<MergePlan>(std::move(plan));
+}
+
+absl::Status SqliteIndex::CompleteMerge(const MergePlan& plan, const IndexEntry& merged,
+                                        int64_t now_ns, int64_t drop_due_ns) {
+  RETURN_IF_ERROR(catalog_internal::ValidateMergeCompletion(impl_->describe, plan, merged));
+  std::vector<std::string> min_json{DumpStats(merged.min)};
+  std::vector<std::string> max_json{DumpStats(merged.max)};
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mu);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("CompleteMerge"));
+  ASSIGN_OR_RETURN(auto lease,
+                   impl.Rows("SELECT expires_ns FROM merge_leases WHERE id = ?1", {plan.id}));
+  auto expired = [&]() {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}: merge plan {} of {}.{}: the lease has expired or is unknown; nothing changed",
+        impl.describe, plan.id, plan.database, plan.table));
+  };
+  if (lease.empty() || std::stoll(lease[0][0]) <= now_ns) return expired();
+  ASSIGN_OR_RETURN(auto leased, impl.Rows("SELECT path FROM leased_files WHERE lease_id = ?1 "
+                                          "ORDER BY path",
+                                          {plan.id}));
+  std::vector<IndexEntry> remove;
+  for (auto& row : leased) {
+    IndexEntry source;
+    source.database = plan.database;
+    source.table = plan.table;
+    source.path = std::move(row[0]);
+    remove.push_back(std::move(source));
+  }
+  if (remove.size() != plan.sources.size()) return expired();
+  absl::Status applied = impl.ApplyBatch({merged}, remove, min_json, max_json);
+  if (absl::IsNotFound(applied)) {
+    return absl::FailedPreconditionError(
+        fmt::format("merge plan {}: {}", plan.id, std::string(applied.message())));
+  }
+  RETURN_IF_ERROR(applied);
+  RETURN_IF_ERROR(impl.Run("DELETE FROM leased_files WHERE lease_id = ?1", {plan.id}));
+  RETURN_IF_ERROR(impl.Run("DELETE FROM merge_leases WHERE id = ?1", {plan.id}));
+  for (const auto& source : remove) {
+    RETURN_IF_ERROR(impl.Run(
+        "INSERT OR REPLACE INTO drops (database, tbl, path, due_ns) VALUES (?1, ?2, ?3, CAST(?4 "
+        "AS INTEGER))",
+        {plan.database, plan.table, source.path, std::to_string(drop_due_ns)}));
+  }
+  return txn->Commit(impl.describe);
+}
+
+absl::Status SqliteIndex::AbandonMerge(const MergePlan& plan) {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mu);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("AbandonMerge"));
+  RETURN_IF_ERROR(impl.Run("DELETE FROM leased_files WHERE lease_id = ?1", {plan.id}));
+  RETURN_IF_ERROR(impl.Run("DELETE FROM merge_leases WHERE id = ?1", {plan.id}));
+  return txn->Commit(impl.describe);
+}
+
+absl::StatusOr<std::vector<DropItem>> SqliteIndex::DueDrops(const std::string& database,
+                                                            const std::string& table,
+                                                            int64_t now_ns, size_t limit) {
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mu);
+  ASSIGN_OR_RETURN(auto rows,
+                   impl.Rows("SELECT path, due_ns FROM drops WHERE database = ?1 AND "
+                             "tbl = ?2 AND due_ns <= CAST(?3 AS INTEGER) ORDER BY "
+                             "due_ns, path LIMIT CAST(?4 AS INTEGER)",
+                             {database, table, std::to_string(now_ns), std::to_string(limit)}));
+  std::vector<DropItem> due;
+  for (auto& row : rows) due.push_back({database, table, row[0], std::stoll(row[1])});
+  return due;
+}
+
+absl::Status SqliteIndex::ForgetDrops(const std::vector<DropItem>& items) {
+  if (items.empty()) return absl::OkStatus();
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mu);
+  ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("ForgetDrops"));
+  for (const auto& item : items) {
+    RETURN_IF_ERROR(impl.Run("DELETE FROM drops WHERE database = ?1 AND tbl = ?2 AND path = ?3",
+                             {item.database, item.table, item.path}));
+  }
+  return txn->Commit(impl.describe);
 }
 
 }  // namespace shardlake

@@ -43,7 +43,8 @@ class SqliteIndex : public Index {
   // a directory, not an SQLite database, or a catalog of a newer schema
   // version; DataLoss when the file is corrupt.
   static absl::StatusOr<std::unique_ptr<SqliteIndex>> Open(const std::string& path,
-                                                           const std::string& describe);
+                                                           const std::string& describe,
+                                                           const IndexOptions& options = {});
 
   ~SqliteIndex() override;
 
@@ -65,6 +66,17 @@ class SqliteIndex : public Index {
   absl::StatusOr<std::vector<IndexEntry>> DropTable(const std::string& database,
                                                     const std::string& table) override;
 
+  absl::StatusOr<std::optional<MergePlan>> LeaseMergePlan(const std::string& database,
+                                                          const std::string& table,
+                                                          const LeaseRequest& request) override;
+  absl::Status CompleteMerge(const MergePlan& plan, const IndexEntry& merged, int64_t now_ns,
+                             int64_t drop_due_ns) override;
+  absl::Status AbandonMerge(const MergePlan& plan) override;
+  absl::StatusOr<std::vector<DropItem>> DueDrops(const std::string& database,
+                                                 const std::string& table, int64_t now_ns,
+                                                 size_t limit) override;
+  absl::Status ForgetDrops(const std::vector<DropItem>& items) override;
+
   // For tests: the EXPLAIN QUERY PLAN lines (one per line) of the statement
   // Query(database, table, options) runs.
   absl::StatusOr<std::string> TEST_ExplainQuery(const std::string& database,
@@ -72,7 +84,7 @@ class SqliteIndex : public Index {
                                                 const QueryOptions& options);
 
   // The schema version this code creates and understands.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
  private:
   struct Impl;

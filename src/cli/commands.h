@@ -24,6 +24,10 @@ int RunTables(const GlobalOptions& options);
 int RunFiles(const GlobalOptions& options, const std::string& table, const std::string& after,
              const std::string& before);
 
+// `shardlake compact [--now] [--grace S]`: merges what is due once and deletes
+// merged sources whose grace period has passed.
+int RunCompact(const GlobalOptions& options, bool now, double grace_seconds);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

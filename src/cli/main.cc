@@ -49,6 +49,15 @@ int main(int argc, char** argv) {
   files_cmd->add_option("--after", after, "only files with rows at or after this time");
   files_cmd->add_option("--before", before, "only files with rows at or before this time");
 
+  bool compact_now = false;
+  double grace_seconds = 60;
+  CLI::App* compact_cmd = app.add_subcommand(
+      "compact", "merge small files that are due into larger ones (once), delete merged sources");
+  compact_cmd->add_flag("--now", compact_now,
+                        "merge every pending plan without waiting for its timeout");
+  compact_cmd->add_option("--grace", grace_seconds,
+                          "seconds merged sources stay readable before deletion (default 60)");
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -63,6 +72,9 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("sql")) return shardlake::cli::RunSql(options, sql);
   if (app.got_subcommand("load")) return shardlake::cli::RunLoad(options, table, files);
   if (app.got_subcommand("tables")) return shardlake::cli::RunTables(options);
+  if (app.got_subcommand("compact")) {
+    return shardlake::cli::RunCompact(options, compact_now, grace_seconds);
+  }
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }

@@ -193,14 +193,15 @@ struct WrittenFile {
   std::string folder;  // "date=YYYY-MM-DD/hour=HH" or ""
 };
 
-// Statistics of every written file, computed from the files themselves.
-absl::StatusOr<std::map<std::string, IndexEntry>> FileStatistics(
+}  // namespace
+
+absl::StatusOr<std::map<std::string, IndexEntry>> ComputeFileStatistics(
     duck::Connection& connection, const TableSchema& schema,
-    const std::vector<WrittenFile>& files) {
+    const std::vector<std::string>& local_paths) {
   std::string list;
-  for (const auto& file : files) {
+  for (const auto& path : local_paths) {
     if (!list.empty()) list += ", ";
-    list += QuoteLiteral(file.local.string());
+    list += QuoteLiteral(path);
   }
   // Per column: min and max in the statistics domain, as text.
   std::string select = "SELECT filename, count(*)";
@@ -282,8 +283,6 @@ absl::StatusOr<std::map<std::string, IndexEntry>> FileStatistics(
   }
   return by_file;
 }
-
-}  // namespace
 
 std::string ChooseTimeColumn(const std::vector<ColumnDef>& columns) {
   for (const char* preferred : {"time", "timestamp", "ts", "__timestamp"}) {
@@ -387,7 +386,9 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
     return stats;
   }
 
-  auto statistics = FileStatistics(connection_, schema, files);
+  std::vector<std::string> local_paths;
+  for (const auto& file : files) local_paths.push_back(file.local.string());
+  auto statistics = ComputeFileStatistics(connection_, schema, local_paths);
   if (!statistics.ok()) return WithSource(statistics.status(), source);
 
   // Move the files into the store, then register them in one batch.

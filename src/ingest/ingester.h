@@ -20,7 +20,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "catalog/index.h"
@@ -78,6 +80,14 @@ class Ingester {
   std::string staging_dir_;
   IngestOptions options_;
 };
+
+// Statistics of Parquet files holding rows of `schema`, computed from the
+// files (row_count, per-column min/max, min_time/max_time), keyed by the local
+// paths as given; other IndexEntry fields are left empty. Errors:
+// InvalidArgument when a time-partitioned table's file has NULL times.
+absl::StatusOr<std::map<std::string, IndexEntry>> ComputeFileStatistics(
+    duck::Connection& connection, const TableSchema& schema,
+    const std::vector<std::string>& local_paths);
 
 // The time column chosen for a new table (see docs/tables.md): the first
 // column named "time", "timestamp", "ts" or "__timestamp" (case-insensitive)

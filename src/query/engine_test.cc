@@ -50,6 +50,23 @@ class FailingBatchIndex : public Index {
                                                     const std::string& t) override {
     return inner_->DropTable(d, t);
   }
+  absl::StatusOr<std::optional<MergePlan>> LeaseMergePlan(const std::string& d,
+                                                          const std::string& t,
+                                                          const LeaseRequest& r) override {
+    return inner_->LeaseMergePlan(d, t, r);
+  }
+  absl::Status CompleteMerge(const MergePlan& p, const IndexEntry& m, int64_t now,
+                             int64_t due) override {
+    return inner_->CompleteMerge(p, m, now, due);
+  }
+  absl::Status AbandonMerge(const MergePlan& p) override { return inner_->AbandonMerge(p); }
+  absl::StatusOr<std::vector<DropItem>> DueDrops(const std::string& d, const std::string& t,
+                                                 int64_t now, size_t limit) override {
+    return inner_->DueDrops(d, t, now, limit);
+  }
+  absl::Status ForgetDrops(const std::vector<DropItem>& items) override {
+    return inner_->ForgetDrops(items);
+  }
 
  private:
   std::unique_ptr<Index> inner_;
