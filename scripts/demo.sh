@@ -61,4 +61,13 @@ query "SELECT host, usage FROM metrics.cpu WHERE time > '2030-01-01'"
 step "7. EXPLAIN shows the pruning before DuckDB's plan"
 sl sql "EXPLAIN SELECT count(*) FROM metrics.cpu WHERE time >= '2026-01-02 06:00' AND time < '2026-01-02 08:00'" | head -4
 
+step "8. Compaction: merge each hour's small files into one .2 file (--now: do not wait for the timeouts)"
+sl sql "INSERT INTO metrics.cpu SELECT TIMESTAMP_NS '2026-01-03 10:00:00' + INTERVAL (i) SECOND, 'host-late', 'eu-0', 1.0, 4 FROM range(10) r(i)"
+sl sql "INSERT INTO metrics.cpu SELECT TIMESTAMP_NS '2026-01-03 10:30:00' + INTERVAL (i) SECOND, 'host-late', 'eu-0', 2.0, 4 FROM range(10) r(i)"
+sl files metrics.cpu --after '2026-01-03 10:00' --before '2026-01-03 10:59:59' | tail -1
+query "SELECT count(*), round(sum(usage), 2) AS usage FROM metrics.cpu WHERE time >= '2026-01-03 10:00' AND time < '2026-01-03 11:00'"
+sl compact --now --grace 0
+sl files metrics.cpu --after '2026-01-03 10:00' --before '2026-01-03 10:59:59' | tail -2
+query "SELECT count(*), round(sum(usage), 2) AS usage FROM metrics.cpu WHERE time >= '2026-01-03 10:00' AND time < '2026-01-03 11:00'"
+
 step "done: data in $DATA (remove with: rm -rf $DEMO_DIR)"
