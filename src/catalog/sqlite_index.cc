@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <limits>
@@ -28,6 +30,22 @@ namespace shardlake {
 namespace {
 
 constexpr int kBusyTimeoutMs = 10'000;
+
+// SHARDLAKE_DEBUG_QUERIES=1: every statement sent to SQLite, with its bound
+// values, one line each on stderr.
+bool DebugQueriesEnabled() {
+  const char* value = std::getenv("SHARDLAKE_DEBUG_QUERIES");
+  return value != nullptr && std::string_view(value) != "" && std::string_view(value) != "0";
+}
+
+int TraceStatement(unsigned type, void*, void* statement, void*) {
+  if (type != SQLITE_TRACE_STMT) return 0;
+  char* sql = sqlite3_expanded_sql(static_cast<sqlite3_stmt*>(statement));
+  std::fprintf(stderr, "shardlake catalog sqlite: %s\n",
+               sql != nullptr ? sql : sqlite3_sql(static_cast<sqlite3_stmt*>(statement)));
+  sqlite3_free(sql);
+  return 0;
+}
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files (
@@ -742,6 +760,9 @@ absl::StatusOr<std::unique_ptr<SqliteIndex>> SqliteIndex::Open(const std::string
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  if (DebugQueriesEnabled()) {
+    sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, TraceStatement, nullptr);
+  }
 
   // The first statement that reads the file reports a non-SQLite file.
   auto setup = [&](const char* sql) -> absl::Status {
