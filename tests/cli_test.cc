@@ -175,6 +175,16 @@ TEST_F(CliTest, BadInputGivesOneLineErrors) {
   EXPECT_EQ(Sql("SELECT count(*) FROM m.t", {"--format", "csv"}).out, "count_star()\n1\n");
 }
 
+TEST_F(CliTest, DebugQueriesLogsCatalogStatements) {
+  setenv("SHARDLAKE_DEBUG_QUERIES", "1", 1);
+  auto r = Sql("CREATE TABLE m.t (time TIMESTAMP, v INTEGER)");
+  unsetenv("SHARDLAKE_DEBUG_QUERIES");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("shardlake catalog sqlite: INSERT INTO tables"), std::string::npos) << r.err;
+  auto quiet = Sql("SELECT count(*) FROM m.t");
+  EXPECT_EQ(quiet.err.find("shardlake catalog"), std::string::npos) << quiet.err;
+}
+
 TEST_F(CliTest, VersionAndHelp) {
   auto version = RunShardlake({"version"});
   EXPECT_EQ(version.exit_code, 0);
