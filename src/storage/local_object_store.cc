@@ -12,6 +12,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/errno_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
@@ -70,48 +71,6 @@ struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
 };
 using DirHandle = std::unique_ptr<DIR, DirCloser>;
-
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-// "<context>: <strerror>" with a status code chosen from `error`.
-absl::Status ErrnoStatus(int error, std::string_view context) {
-  std::string message = fmt::format("{}: {}", context, ErrnoText(error));
-  switch (error) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(message);
-    case ENOSPC:
-    case EDQUOT:
-    case EFBIG:
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return absl::ResourceExhaustedError(message);
-    case ENOTDIR:
-    case EISDIR:
-    case EEXIST:
-    case ENOTEMPTY:
-    case EXDEV:
-      return absl::FailedPreconditionError(message);
-    case ENAMETOOLONG:
-    case ELOOP:
-      return absl::InvalidArgumentError(message);
-    case EIO:
-    case EAGAIN:
-    case EBUSY:
-    case ETIMEDOUT:
-    case ESTALE:
-    case EINTR:
-      return absl::UnavailableError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
 
 // ValidateObjectKey plus this backend's reserved temp file names.
 absl::Status ValidateLocalKey(std::string_view key) {

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
@@ -32,27 +33,6 @@ absl::Status ValidatePrefix(std::string_view prefix) {
         fmt::format("list prefix '{}' can match no valid object key", prefix));
   }
   return absl::OkStatus();
-}
-
-absl::Status ErrnoStatus(int error, const std::string& context) {
-  std::string message =
-      fmt::format("{}: {}", context, std::error_code(error, std::generic_category()).message());
-  switch (error) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case ENOMEM:
-    case EMFILE:
-    case ENFILE:
-      return absl::ResourceExhaustedError(message);
-    case EISDIR:
-    case ENOTDIR:
-      return absl::FailedPreconditionError(message);
-    default:
-      return absl::InternalError(message);
-  }
 }
 
 // Reads the whole regular file at `path`.
