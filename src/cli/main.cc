@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cli/catalog_admin.h"
 #include "cli/commands.h"
 
 #ifndef SHARDLAKE_VERSION
@@ -58,6 +59,14 @@ int main(int argc, char** argv) {
   compact_cmd->add_option("--grace", grace_seconds,
                           "seconds merged sources stay readable before deletion (default 60)");
 
+  std::string catalog_action;
+  shardlake::cli::CatalogAdminFlags admin_flags;
+  CLI::App* catalog_cmd = app.add_subcommand("catalog", shardlake::cli::kCatalogAdminHelp);
+  catalog_cmd->add_option("action", catalog_action, "init | migrate | status | drop")
+      ->required()
+      ->check(CLI::IsMember({"init", "migrate", "status", "drop"}));
+  catalog_cmd->add_flag("--yes", admin_flags.yes, shardlake::cli::kCatalogAdminYesHelp);
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -72,6 +81,9 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("sql")) return shardlake::cli::RunSql(options, sql);
   if (app.got_subcommand("load")) return shardlake::cli::RunLoad(options, table, files);
   if (app.got_subcommand("tables")) return shardlake::cli::RunTables(options);
+  if (app.got_subcommand("catalog")) {
+    return shardlake::cli::RunCatalogAdmin(options, catalog_action, admin_flags);
+  }
   if (app.got_subcommand("compact")) {
     return shardlake::cli::RunCompact(options, compact_now, grace_seconds);
   }
