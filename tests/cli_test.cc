@@ -185,6 +185,17 @@ TEST_F(CliTest, DebugQueriesLogsCatalogStatements) {
   EXPECT_EQ(quiet.err.find("shardlake catalog"), std::string::npos) << quiet.err;
 }
 
+TEST_F(CliTest, LogStatsReportsCatalogCallsAtExit) {
+  ASSERT_EQ(Sql("CREATE TABLE m.t (time TIMESTAMP, v INTEGER)").exit_code, 0);
+  setenv("SHARDLAKE_LOG_STATS", "1", 1);
+  auto r = Sql("SELECT count(*) FROM m.t");
+  unsetenv("SHARDLAKE_LOG_STATS");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("shardlake catalog stats {\"backend\":\"sqlite://"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("\"Query\":{\"calls\":1"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, VersionAndHelp) {
   auto version = RunShardlake({"version"});
   EXPECT_EQ(version.exit_code, 0);

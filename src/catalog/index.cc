@@ -1,6 +1,7 @@
 #include "catalog/index.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "catalog/index_internal.h"
+#include "catalog/instrumented_index.h"
 #include "catalog/memory_index.h"
 #include "catalog/postgres/postgres_index.h"
 #include "catalog/redis/redis_index.h"
@@ -189,8 +191,10 @@ std::string MergeTargetPath(const std::string& folder, int iteration) {
   return folder.empty() ? name : folder + "/" + name;
 }
 
-absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text,
-                                                 const IndexOptions& options) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<Index>> OpenBackend(std::string_view uri_text,
+                                                   const IndexOptions& options) {
   ASSIGN_OR_RETURN(Uri uri, ParseUri(uri_text));
   if (uri.scheme == "redis" || uri.scheme == "rediss") return OpenRedisIndex(uri, options);
   if (uri.scheme == "postgresql" || uri.scheme == "postgres") {
@@ -226,6 +230,24 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text,
                   "sqlite:relative/path, memory://name, redis://[user[:pass]@]host:port/DB, "
                   "rediss://..., postgresql://user:pass@host:port/db",
                   uri.Redacted(), uri.scheme));
+}
+
+bool LogStatsEnabled() {
+  const char* value = std::getenv("SHARDLAKE_LOG_STATS");
+  return value != nullptr && *value != '\0' && std::string_view(value) != "0";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text,
+                                                 const IndexOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Index> index, OpenBackend(uri_text, options));
+  // PostgreSQL records its own statistics (statements, retries, reconnects).
+  bool self_recording = uri_text.rfind("postgres", 0) == 0;
+  if (LogStatsEnabled() && !self_recording) {
+    return std::unique_ptr<Index>(std::make_unique<InstrumentedIndex>(std::move(index)));
+  }
+  return index;
 }
 
 }  // namespace shardlake

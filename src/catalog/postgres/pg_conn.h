@@ -24,7 +24,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "catalog/postgres/catalog_stats.h"
+#include "catalog/catalog_stats.h"
 #include "common/uri.h"
 
 namespace shardlake::pg {

@@ -10,7 +10,7 @@
 
 #include "catalog/index_internal.h"
 #include "catalog/merge_planning.h"
-#include "catalog/postgres/catalog_stats.h"
+#include "catalog/catalog_stats.h"
 #include "catalog/postgres/pg_conn.h"
 #include "catalog/postgres/postgres_schema.h"
 #include "common/ids.h"

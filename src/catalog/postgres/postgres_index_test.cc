@@ -21,7 +21,7 @@
 #include <set>
 
 #include "catalog/index_conformance.h"
-#include "catalog/postgres/catalog_stats.h"
+#include "catalog/catalog_stats.h"
 #include "catalog/postgres/pg_conn.h"
 #include "common/status_macros.h"
 #include "common/uri.h"

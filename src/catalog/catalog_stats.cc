@@ -1,4 +1,4 @@
-#include "catalog/postgres/catalog_stats.h"
+#include "catalog/catalog_stats.h"
 
 #include <bit>
 #include <cstdio>
