@@ -49,6 +49,8 @@ absl::Status CheckBatchEntry(const IndexEntry& e, size_t i, bool added) {
     problem = "database and table must be non-empty";
   } else if (const char* path_problem = PathProblem(e.path)) {
     detail = fmt::format("path {}", path_problem);
+  } else if (added && IterationOfPath(e.path) < 1) {
+    detail = "path must end in .<N>.parquet (N >= 1, the merge iteration; new files are .1)";
   } else if (added && e.size_bytes < 0) {
     detail = fmt::format("size_bytes is negative ({})", e.size_bytes);
   } else if (added && e.row_count < 0) {

@@ -7,7 +7,8 @@
 //   removed, or (on any error) nothing changes. It is validated before anything
 //   is written:
 //     * each added entry has a non-empty database and table, a path that is a
-//       valid object key (see ValidateObjectKey), size_bytes >= 0,
+//       valid object key (see ValidateObjectKey) ending in ".N.parquet" (N >= 1,
+//       the merge iteration, as GigAPI requires), size_bytes >= 0,
 //       row_count >= 0 and min_time <= max_time;            else InvalidArgument
 //     * no path appears twice in the batch (in add, remove or both);
 //                                                           else InvalidArgument

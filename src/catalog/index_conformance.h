@@ -462,10 +462,9 @@ TEST_P(IndexConformanceTest, FolderFilterMatchesWholeFolders) {
 }
 
 TEST_P(IndexConformanceTest, IterationFilter) {
-  CATALOG_ASSERT_OK(
-      index_->Batch({Entry("d/x.1.parquet"), Entry("d/y.2.parquet"), Entry("d/z.12.parquet"),
-                     Entry("d/q.21.parquet"), Entry("d/w.parquet")},
-                    {}));
+  CATALOG_ASSERT_OK(index_->Batch({Entry("d/x.1.parquet"), Entry("d/y.2.parquet"),
+                                   Entry("d/z.12.parquet"), Entry("d/q.21.parquet")},
+                                  {}));
   auto with_iteration = [&](int n) {
     QueryOptions options;
     options.iteration = n;
@@ -475,12 +474,20 @@ TEST_P(IndexConformanceTest, IterationFilter) {
   EXPECT_EQ(with_iteration(2), Strings({"d/y.2.parquet"}));
   EXPECT_EQ(with_iteration(12), Strings({"d/z.12.parquet"}));
   EXPECT_EQ(with_iteration(3), Strings({}));
-  EXPECT_EQ(with_iteration(0).size(), 5u);
+  EXPECT_EQ(with_iteration(0).size(), 4u);
   QueryOptions combined;
   combined.iteration = 2;
   combined.folder = "d";
   combined.after = kT0;
   EXPECT_EQ(QueryPaths(combined), Strings({"d/y.2.parquet"}));
+}
+
+TEST_P(IndexConformanceTest, AddedPathsNeedAnIteration) {
+  for (const char* path : {"d/w.parquet", "d/w.0.parquet", "d/w.x.parquet", "d/w.1.csv"}) {
+    absl::Status status = index_->Batch({Entry("d/ok.1.parquet"), Entry(path)}, {});
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << path << ": " << status;
+  }
+  EXPECT_EQ(QueryPaths(), Strings({}));
 }
 
 TEST_P(IndexConformanceTest, QueryResultsAreSortedAndUnique) {
