@@ -15,7 +15,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libhiredis-dev libpqxx-dev libpq-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server postgresql clang-format nodejs npm
+  redis-server postgresql openssl clang-format nodejs npm
 )
 
 missing=()
