@@ -1,14 +1,10 @@
 // Tests of the PostgreSQL catalog backend against a real PostgreSQL 15 started
-// in a temp dir (initdb + pg_ctl, as the `postgres` user when run as root):
+// in a temp dir (initdb + pg_ctl, as the `postgres` user when run as root; see
+// postgres_test_server.h):
 // the Index conformance suite plus PostgreSQL-specific faults, migrations,
 // query plans, lease races and query logging.
 #include "catalog/postgres/postgres_index.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pwd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,9 +16,10 @@
 #include <mutex>
 #include <set>
 
-#include "catalog/index_conformance.h"
 #include "catalog/catalog_stats.h"
+#include "catalog/index_conformance.h"
 #include "catalog/postgres/pg_conn.h"
+#include "catalog/postgres/postgres_test_server.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
@@ -30,120 +27,10 @@
 namespace shardlake {
 namespace {
 
-constexpr const char* kBin = "/usr/lib/postgresql/15/bin";
-constexpr const char* kPassword = "s3cret-Pw";
+using PgServer = PostgresTestServer;
+constexpr const char* kPassword = PostgresTestServer::kPassword;
 
-// A port nobody listens on right now, from the OS.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-// A PostgreSQL server in a temp dir, password (scram) auth over TCP.
-class PgServer {
- public:
-  absl::Status Start() {
-    if (!std::filesystem::exists(fmt::format("{}/initdb", kBin))) {
-      return absl::FailedPreconditionError(fmt::format("{}/initdb not found", kBin));
-    }
-    std::string pattern = "/tmp/shardlake_pg_XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-    dir_ = pattern;
-    if (getuid() == 0) {
-      // initdb refuses to run as root: the server runs as `postgres`.
-      passwd* pw = getpwnam("postgres");
-      if (pw == nullptr) return absl::FailedPreconditionError("no `postgres` user");
-      if (chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-        return absl::InternalError("chown failed");
-      }
-      as_user_ = "runuser -u postgres -- ";
-    }
-    chmod(dir_.c_str(), 0700);
-    {
-      std::ofstream pwfile(dir_ + "/pwfile");
-      pwfile << kPassword << "\n";
-    }
-    if (getuid() == 0) {
-      passwd* pw = getpwnam("postgres");
-      if (chown((dir_ + "/pwfile").c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-        return absl::InternalError("chown pwfile failed");
-      }
-    }
-    RETURN_IF_ERROR(Shell(fmt::format(
-        "timeout 120 {}{}/initdb -D {}/data -U postgres --auth-local=trust "
-        "--auth-host=scram-sha-256 --pwfile={}/pwfile -E UTF8 --locale=C -N > {}/initdb.log 2>&1",
-        as_user_, kBin, dir_, dir_, dir_)));
-    port_ = FreePort();
-    RETURN_IF_ERROR(Shell(fmt::format(
-        "timeout 120 {}{}/pg_ctl -D {}/data -l {}/server.log -o \"-p {} -k {} -c "
-        "listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c "
-        "full_page_writes=off -c max_connections=300\" -w -t 60 start > {}/pg_ctl.log 2>&1",
-        as_user_, kBin, dir_, dir_, port_, dir_, dir_)));
-    started_ = true;
-    return absl::OkStatus();
-  }
-
-  void Stop() {
-    if (started_) {
-      (void)Shell(
-          fmt::format("timeout 60 {}{}/pg_ctl -D {}/data -m fast -w -t 30 stop > /dev/null 2>&1",
-                      as_user_, kBin, dir_));
-      started_ = false;
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-      dir_.clear();
-    }
-  }
-
-  std::string UriFor(const std::string& database, const std::string& password = kPassword,
-                     const std::string& query = "") const {
-    return fmt::format("postgresql://postgres:{}@127.0.0.1:{}/{}{}", password, port_, database,
-                       query);
-  }
-
-  // Runs one statement as the superuser in `database`.
-  absl::StatusOr<pg::Result> Sql(const std::string& sql, const std::string& database = "postgres") {
-    ASSIGN_OR_RETURN(Uri uri, ParseUri(UriFor(database)));
-    ASSIGN_OR_RETURN(pg::ConnectOptions options, pg::ConnectOptionsFromUri(uri));
-    ASSIGN_OR_RETURN(std::unique_ptr<pg::Connection> conn, pg::Connection::Open(options, nullptr));
-    return conn->Exec("test", sql);
-  }
-
-  int port() const { return port_; }
-
- private:
-  absl::Status Shell(const std::string& command) {
-    int rc = std::system(command.c_str());
-    if (rc != 0) {
-      std::string log;
-      for (const char* name : {"initdb.log", "pg_ctl.log", "server.log"}) {
-        std::ifstream in(dir_ + "/" + name);
-        std::string line;
-        while (std::getline(in, line)) log += line + "\n";
-      }
-      return absl::InternalError(fmt::format("`{}` failed ({}):\n{}", command, rc, log));
-    }
-    return absl::OkStatus();
-  }
-
-  std::string dir_;
-  std::string as_user_;
-  int port_ = 0;
-  bool started_ = false;
-};
+int FreePort() { return PostgresTestServer::FreePort(); }
 
 PgServer* g_server = nullptr;
 absl::Status g_server_status;
@@ -181,10 +68,8 @@ std::vector<std::string>& Databases() {
 }
 
 absl::StatusOr<std::string> FreshDatabase() {
-  static int counter = 0;
   ASSIGN_OR_RETURN(PgServer * server, Server());
-  std::string name = fmt::format("t_{}_{}", getpid(), ++counter);
-  RETURN_IF_ERROR(server->Sql("CREATE DATABASE " + name).status());
+  ASSIGN_OR_RETURN(std::string name, server->FreshDatabase());
   Databases().push_back(name);
   return name;
 }
