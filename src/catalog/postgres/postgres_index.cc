@@ -8,9 +8,9 @@
 #include <tuple>
 #include <utility>
 
+#include "catalog/catalog_stats.h"
 #include "catalog/index_internal.h"
 #include "catalog/merge_planning.h"
-#include "catalog/catalog_stats.h"
 #include "catalog/postgres/pg_conn.h"
 #include "catalog/postgres/postgres_schema.h"
 #include "common/ids.h"
