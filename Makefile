@@ -27,7 +27,7 @@ bench: build
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
-format-check:
+format-check: deps
 	@git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
 
 clean:
