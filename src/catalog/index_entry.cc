@@ -1,5 +1,6 @@
 #include "catalog/index_entry.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -140,6 +141,219 @@ absl::StatusOr<IndexEntry> IndexEntryFromJson(const nlohmann::json& json) {
   RETURN_IF_ERROR(ReadDecimalString(json, "str_max_time", &entry.max_time));
   RETURN_IF_ERROR(ReadDecimalString(json, "str_chunk_time", &entry.chunk_time));
   return entry;
+}
+
+namespace {
+
+// True if `token` follows JSON's number grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view token) {
+  size_t i = 0;
+  auto digits = [&]() {
+    size_t start = i;
+    while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i;
+    return i - start;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  if (i < token.size() && token[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < token.size() && token[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == token.size();
+}
+
+// A scanner for the flat JSON form of an entry. Every method returns false
+// when the input is not of the simple form it handles (escapes, nesting,
+// arrays, unusual numbers...), and the caller then takes the general path.
+class FlatJson {
+ public:
+  explicit FlatJson(std::string_view text) : text_(text) {}
+
+  void SkipSpace() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\t' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool Consume(char c) {
+    SkipSpace();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  char Peek() {
+    SkipSpace();
+    return pos_ < text_.size() ? text_[pos_] : '\0';
+  }
+  bool AtEnd() {
+    SkipSpace();
+    return pos_ == text_.size();
+  }
+  // A string without escapes or control characters.
+  bool String(std::string_view* out) {
+    if (!Consume('"')) return false;
+    size_t start = pos_;
+    while (pos_ < text_.size() && text_[pos_] != '"') {
+      unsigned char c = static_cast<unsigned char>(text_[pos_]);
+      // Escapes, control characters and non-ASCII (UTF-8 to validate) take
+      // the general path.
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      ++pos_;
+    }
+    if (pos_ >= text_.size()) return false;
+    *out = text_.substr(start, pos_ - start);
+    ++pos_;
+    return true;
+  }
+  // A number: an int64 literal, or a finite double (with '.', 'e' or 'E').
+  bool Number(json* out, bool* is_integer) {
+    SkipSpace();
+    size_t start = pos_;
+    while (pos_ < text_.size() &&
+           (std::isdigit(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '-' ||
+            text_[pos_] == '+' || text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      ++pos_;
+    }
+    std::string_view token = text_.substr(start, pos_ - start);
+    if (!IsJsonNumber(token)) return false;
+    const char* end = token.data() + token.size();
+    if (token.find_first_of(".eE") == std::string_view::npos) {
+      int64_t value = 0;
+      auto [ptr, ec] = std::from_chars(token.data(), end, value);
+      if (ec != std::errc() || ptr != end) return false;
+      *out = value;
+      *is_integer = true;
+      return true;
+    }
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(token.data(), end, value);
+    if (ec != std::errc() || ptr != end || !std::isfinite(value)) return false;
+    *out = value;
+    *is_integer = false;
+    return true;
+  }
+  bool Literal(std::string_view word) {
+    SkipSpace();
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+  // Any scalar value, as json.
+  bool Scalar(json* out) {
+    char c = Peek();
+    if (c == '"') {
+      std::string_view s;
+      if (!String(&s)) return false;
+      *out = std::string(s);
+      return true;
+    }
+    if (c == 't') return Literal("true") && (*out = true, true);
+    if (c == 'f') return Literal("false") && (*out = false, true);
+    if (c == 'n') return Literal("null") && (*out = nullptr, true);
+    bool is_integer = false;
+    return Number(out, &is_integer);
+  }
+  // A flat object of scalars.
+  bool FlatObject(json* out) {
+    if (!Consume('{')) return false;
+    *out = json::object();
+    if (Consume('}')) return true;
+    do {
+      std::string_view key;
+      json value;
+      if (!String(&key) || !Consume(':') || !Scalar(&value)) return false;
+      (*out)[std::string(key)] = std::move(value);
+    } while (Consume(','));
+    return Consume('}');
+  }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+bool ParseDecimal(std::string_view text, int64_t* out) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+// The fast path; false means "take the general path".
+bool FlatEntryFromJsonText(std::string_view text, IndexEntry* entry) {
+  FlatJson in(text);
+  if (!in.Consume('{')) return false;
+  bool has_path = false;
+  std::string_view str_times[3];  // min, max, chunk
+  if (!in.Consume('}')) {
+    do {
+      std::string_view key;
+      if (!in.String(&key) || !in.Consume(':')) return false;
+      std::string* string_field = key == "layer"       ? &entry->layer
+                                  : key == "database"  ? &entry->database
+                                  : key == "table"     ? &entry->table
+                                  : key == "path"      ? &entry->path
+                                  : key == "writer_id" ? &entry->writer_id
+                                                       : nullptr;
+      int64_t* int_field = key == "size_bytes"   ? &entry->size_bytes
+                           : key == "row_count"  ? &entry->row_count
+                           : key == "chunk_time" ? &entry->chunk_time
+                           : key == "min_time"   ? &entry->min_time
+                           : key == "max_time"   ? &entry->max_time
+                                                 : nullptr;
+      if (string_field != nullptr) {
+        std::string_view value;
+        if (!in.String(&value)) return false;
+        *string_field = std::string(value);
+        has_path = has_path || key == "path";
+      } else if (int_field != nullptr) {
+        json value;
+        bool is_integer = false;
+        if (!in.Number(&value, &is_integer) || !is_integer) return false;
+        *int_field = value.get<int64_t>();
+      } else if (key == "min" || key == "max") {
+        json* stats = key == "min" ? &entry->min : &entry->max;
+        if (in.Peek() != '{' || !in.FlatObject(stats)) return false;
+      } else if (key == "str_min_time" || key == "str_max_time" || key == "str_chunk_time") {
+        std::string_view value;
+        if (!in.String(&value)) return false;
+        str_times[key == "str_min_time" ? 0 : key == "str_max_time" ? 1 : 2] = value;
+      } else if (key == "cmd" || key == "time_s") {
+        json ignored;
+        if (!in.Scalar(&ignored)) return false;
+      } else {
+        return false;  // unknown fields: let the general path decide
+      }
+    } while (in.Consume(','));
+    if (!in.Consume('}')) return false;
+  }
+  if (!in.AtEnd() || !has_path) return false;
+  int64_t* targets[3] = {&entry->min_time, &entry->max_time, &entry->chunk_time};
+  for (int i = 0; i < 3; ++i) {
+    if (str_times[i].empty()) continue;
+    if (!ParseDecimal(str_times[i], targets[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<IndexEntry> IndexEntryFromJsonText(std::string_view text) {
+  IndexEntry entry;
+  if (FlatEntryFromJsonText(text, &entry)) return entry;
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
+  return IndexEntryFromJson(parsed);
 }
 
 std::string FolderOfPath(const std::string& path) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,6 +40,13 @@ nlohmann::json IndexEntryToJson(const IndexEntry& entry);
 // "str_min_time" / "str_max_time" / "str_chunk_time" are present and non-empty
 // they win over the numeric fields. Errors: InvalidArgument naming the field.
 absl::StatusOr<IndexEntry> IndexEntryFromJson(const nlohmann::json& json);
+
+// The same for JSON text, several times faster for the flat form shardlake
+// and GigAPI write (scalars, and flat min / max objects); any other input
+// takes the general path, so results and errors are always those of
+// IndexEntryFromJson(parse(text)). Errors: InvalidArgument for text that is
+// not JSON or not an entry.
+absl::StatusOr<IndexEntry> IndexEntryFromJsonText(std::string_view text);
 
 // The folder of an entry's path ("date=2026-01-01/hour=05"), or "" for a file
 // at the table root.

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
+
+#include "fmt/format.h"
 
 namespace shardlake {
 namespace {
@@ -183,6 +187,82 @@ TEST(TableSchemaTest, BadJsonIsRejected) {
   j["version"] = "1";
   EXPECT_TRUE(absl::IsInvalidArgument(TableSchemaFromJson(j).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(TableSchemaFromJson(json(3)).status()));
+}
+
+}  // namespace
+}  // namespace shardlake
+
+namespace shardlake {
+namespace {
+
+// The fast text decoder must agree with the general path on every input.
+void ExpectSameAsGeneralPath(const std::string& text) {
+  absl::StatusOr<IndexEntry> fast = IndexEntryFromJsonText(text);
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  absl::StatusOr<IndexEntry> general = parsed.is_discarded()
+                                           ? absl::InvalidArgumentError("not valid JSON")
+                                           : IndexEntryFromJson(parsed);
+  ASSERT_EQ(fast.ok(), general.ok())
+      << text << "\nfast: " << fast.status() << "\ngeneral: " << general.status();
+  if (fast.ok()) {
+    EXPECT_EQ(*fast, *general) << text;
+  } else {
+    EXPECT_EQ(fast.status().code(), general.status().code()) << text;
+  }
+}
+
+TEST(IndexEntryFromJsonTextTest, AgreesWithTheGeneralPath) {
+  const std::vector<std::string> texts = {
+      // shardlake's own form and GigAPI's Redis form.
+      R"({"layer":"default","database":"db","table":"t","path":"date=2026-01-01/hour=05/a.1.parquet","size_bytes":1000,"row_count":10,"chunk_time":1767225600000000001,"min":{"v":-3,"d":1.5,"s":"abc","b":true,"n":null},"max":{"v":4611686018427387904,"d":2.5e10,"s":"abd","b":false},"min_time":1767225600000000001,"max_time":1767225601000000000,"writer_id":"w"})",
+      R"({"cmd":"ADD","database":"db","table":"t","path":"date=2026-01-01/hour=05/a.1.parquet","size_bytes":10,"row_count":1,"chunk_time":0,"min_time":0,"max_time":0,"str_min_time":"1767225600000000001","str_max_time":"1767225600000000002","str_chunk_time":"1767225600000000003","min":null,"max":{},"layer":"default","writer_id":"","time_s":1767225610})",
+      // Forms the general path must decide.
+      R"({"path":"a.1.parquet","size_bytes":1.7e18})",
+      R"({"path":"a.1.parquet","min":{"nested":{"x":1}}})",
+      R"({"path":"a.1.parquet","min":{"arr":[1,2]}})",
+      R"({"path":"a\/b.1.parquet"})",
+      "{\"path\":\"caf\xc3\xa9.1.parquet\"}",
+      "{\"path\":\"bad\xff.1.parquet\"}",
+      R"({"path":"a.1.parquet","size_bytes":01})",
+      R"({"path":"a.1.parquet","min":{"d":1.}})",
+      R"({"path":"a.1.parquet","min":{"d":.5}})",
+      R"({"path":"a.1.parquet","size_bytes":18446744073709551615})",
+      R"({"path":"a.1.parquet","str_min_time":"12x"})",
+      R"({"path":"a.1.parquet","str_min_time":""})",
+      R"({"path":"a.1.parquet","unknown":1})",
+      R"({"path":"a.1.parquet","size_bytes":"10"})",
+      R"({"table":"t"})",
+      R"({"path":"a.1.parquet"} trailing)",
+      R"([1,2,3])",
+      R"({"path":"a.1.parquet",})",
+      R"(  { "path" : "a.1.parquet" , "row_count" : -5 }  )",
+      "",
+      "{",
+  };
+  for (const auto& text : texts) ExpectSameAsGeneralPath(text);
+}
+
+TEST(IndexEntryFromJsonTextTest, RoundTripsRandomEntries) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 500; ++i) {
+    IndexEntry e;
+    e.database = "db" + std::to_string(rng() % 10);
+    e.table = "t";
+    e.path =
+        fmt::format("date=2026-01-01/hour={:02d}/{}.{}.parquet", rng() % 24, rng(), 1 + rng() % 5);
+    e.size_bytes = static_cast<int64_t>(rng() >> 1);
+    e.row_count = static_cast<int64_t>(rng() % 1000000);
+    e.chunk_time = static_cast<int64_t>(rng() >> 1);
+    e.min_time = static_cast<int64_t>(rng() >> 2);
+    e.max_time = e.min_time + static_cast<int64_t>(rng() % 1000000);
+    e.min = {{"i", static_cast<int64_t>(rng()) >> 1}, {"d", static_cast<double>(rng() % 1000) / 7}};
+    e.max = {{"s", "x" + std::to_string(rng())}, {"b", (rng() & 1) != 0}};
+    e.writer_id = "w";
+    std::string text = IndexEntryToJson(e).dump();
+    auto decoded = IndexEntryFromJsonText(text);
+    ASSERT_TRUE(decoded.ok()) << decoded.status() << " " << text;
+    EXPECT_EQ(*decoded, e) << text;
+  }
 }
 
 }  // namespace

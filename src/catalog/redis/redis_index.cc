@@ -491,10 +491,7 @@ class RedisIndex final : public Index {
   absl::StatusOr<IndexEntry> ParseEntry(const std::string& key, const std::string& field,
                                         const std::string& value, const std::string& database,
                                         const std::string& table) const {
-    json parsed = json::parse(value, nullptr, false);
-    absl::StatusOr<IndexEntry> entry = parsed.is_discarded()
-                                           ? absl::InvalidArgumentError("not valid JSON")
-                                           : IndexEntryFromJson(parsed);
+    absl::StatusOr<IndexEntry> entry = IndexEntryFromJsonText(value);
     if (!entry.ok()) {
       return absl::DataLossError(
           fmt::format("{}: corrupt index entry in Redis hash '{}' field '{}': {}", Describe(), key,
