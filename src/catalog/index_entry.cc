@@ -348,6 +348,14 @@ bool FlatEntryFromJsonText(std::string_view text, IndexEntry* entry) {
 
 }  // namespace
 
+nlohmann::json ParseStatsJson(std::string_view text) {
+  if (text == "{}") return json::object();
+  json flat;
+  FlatJson in(text);
+  if (in.Peek() == '{' && in.FlatObject(&flat) && in.AtEnd()) return flat;
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
 absl::StatusOr<IndexEntry> IndexEntryFromJsonText(std::string_view text) {
   IndexEntry entry;
   if (FlatEntryFromJsonText(text, &entry)) return entry;

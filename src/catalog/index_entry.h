@@ -41,6 +41,11 @@ nlohmann::json IndexEntryToJson(const IndexEntry& entry);
 // they win over the numeric fields. Errors: InvalidArgument naming the field.
 absl::StatusOr<IndexEntry> IndexEntryFromJson(const nlohmann::json& json);
 
+// Decodes a min / max statistics object from JSON text: fast for flat objects
+// of scalars, the general parser otherwise; a discarded value (is_discarded())
+// when the text is not JSON.
+nlohmann::json ParseStatsJson(std::string_view text);
+
 // The same for JSON text, several times faster for the flat form shardlake
 // and GigAPI write (scalars, and flat min / max objects); any other input
 // takes the general path, so results and errors are always those of

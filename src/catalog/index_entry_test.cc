@@ -242,6 +242,33 @@ TEST(IndexEntryFromJsonTextTest, AgreesWithTheGeneralPath) {
   for (const auto& text : texts) ExpectSameAsGeneralPath(text);
 }
 
+TEST(ParseStatsJsonTest, AgreesWithTheGeneralParser) {
+  const std::vector<std::string> texts = {
+      "{}",
+      R"({"a":1,"b":-2.5e3,"c":"x","d":true,"e":null,"f":4611686018427387904})",
+      R"({"z":1,"a":2})",
+      R"({"a":{"b":1}})",
+      R"({"a":[1]})",
+      R"({"a":"\u00e9"})",
+      "{\"a\":\"caf\xc3\xa9\"}",
+      R"({"a":1.0})",
+      R"({"a":1e400})",
+      R"({"a":01})",
+      "not json",
+      R"({"a":1} x)",
+      R"( { "a" : 1 } )",
+      R"({"a":18446744073709551615})"};
+  for (const auto& text : texts) {
+    nlohmann::json fast = ParseStatsJson(text);
+    nlohmann::json general = nlohmann::json::parse(text, nullptr, false);
+    EXPECT_EQ(fast.is_discarded(), general.is_discarded()) << text;
+    if (!general.is_discarded()) {
+      EXPECT_EQ(fast, general) << text;
+      EXPECT_EQ(fast.dump(), general.dump()) << text;  // same number kinds, too
+    }
+  }
+}
+
 TEST(IndexEntryFromJsonTextTest, RoundTripsRandomEntries) {
   std::mt19937_64 rng(7);
   for (int i = 0; i < 500; ++i) {

@@ -54,7 +54,7 @@ absl::StatusOr<IndexEntry> ReadEntry(const Result& result, int row, const std::s
   e.chunk_time = result.Int(row, 4);
   for (auto [column, stats] : {std::pair{5, &e.min}, std::pair{6, &e.max}}) {
     std::string_view text = result.Text(row, column);
-    *stats = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    *stats = ParseStatsJson(text);
     if (stats->is_discarded()) {
       return absl::DataLossError(fmt::format("{}: stored stats of {}.{} '{}' are not JSON",
                                              describe, database, table, e.path));
