@@ -500,6 +500,23 @@ struct SqliteIndex::Impl {
     return absl::OkStatus();
   }
 
+  // The stored schema JSON of a table. Errors: NotFound when the table has no
+  // schema. REQUIRES: mu held.
+  absl::StatusOr<std::string> SchemaJson(const std::string& database, const std::string& table,
+                                         std::string_view what) {
+    sqlite3_stmt* stmt = get_table.get();
+    sqlite::StmtUse use(stmt);
+    BindText(stmt, 1, database);
+    BindText(stmt, 2, table);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      return absl::NotFoundError(
+          fmt::format("{}: table {}.{} does not exist", describe, database, table));
+    }
+    if (rc != SQLITE_ROW) return Error(rc, fmt::format("{} {}.{}", what, database, table));
+    return ColumnText(stmt, 0);
+  }
+
   // Runs a statement (prepared for this call; for infrequent operations) with
   // text parameters ?1, ?2, ... and returns its rows as text.
   absl::StatusOr<std::vector<std::vector<std::string>>> Rows(const std::string& sql,
@@ -903,21 +920,8 @@ absl::StatusOr<TableSchema> SqliteIndex::GetTable(const std::string& database,
                                                   const std::string& table) {
   Impl& impl = *impl_;
   std::lock_guard lock(impl.mu);
-  sqlite3_stmt* stmt = impl.get_table.get();
-  sqlite::StmtUse use(stmt);
-  BindText(stmt, 1, database);
-  BindText(stmt, 2, table);
-  int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) {
-    return absl::NotFoundError(
-        fmt::format("{}: table {}.{} does not exist", impl.describe, database, table));
-  }
-  if (rc != SQLITE_ROW) return impl.Error(rc, fmt::format("GetTable {}.{}", database, table));
-  auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-  size_t size = static_cast<size_t>(sqlite3_column_bytes(stmt, 0));
-  nlohmann::json json = text == nullptr ? nlohmann::json()
-                                        : nlohmann::json::parse(text, text + size, nullptr,
-                                                                /*allow_exceptions=*/false);
+  ASSIGN_OR_RETURN(std::string text, impl.SchemaJson(database, table, "GetTable"));
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto schema = TableSchemaFromJson(json);
   if (!schema.ok()) {
     return absl::DataLossError(fmt::format("{}: stored schema of {}.{} is invalid: {}",
@@ -932,18 +936,7 @@ absl::StatusOr<std::vector<IndexEntry>> SqliteIndex::DropTable(const std::string
   Impl& impl = *impl_;
   std::lock_guard lock(impl.mu);
   ASSIGN_OR_RETURN(std::unique_ptr<Transaction> txn, impl.Begin("DropTable"));
-  {
-    sqlite3_stmt* stmt = impl.get_table.get();
-    sqlite::StmtUse use(stmt);
-    BindText(stmt, 1, database);
-    BindText(stmt, 2, table);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-      return absl::NotFoundError(
-          fmt::format("{}: table {}.{} does not exist", impl.describe, database, table));
-    }
-    if (rc != SQLITE_ROW) return impl.Error(rc, fmt::format("DropTable {}.{}", database, table));
-  }
+  RETURN_IF_ERROR(impl.SchemaJson(database, table, "DropTable").status());
   std::vector<IndexEntry> removed;
   {
     sqlite3_stmt* stmt = impl.table_files.get();

@@ -172,6 +172,9 @@ absl::StatusOr<std::vector<SqlToken>> TokenizeSql(std::string_view sql, size_t m
 
 namespace {
 
+// Enough tokens for INSERT INTO t (<thousands of columns>) BY NAME.
+constexpr size_t kMaxInsertHeadTokens = 20'000;
+
 bool IsIdentifier(const SqlToken& token) {
   return token.kind == SqlToken::Kind::kWord || token.kind == SqlToken::Kind::kQuotedIdentifier;
 }
@@ -308,7 +311,8 @@ absl::StatusOr<StatementHead> ParseStatementHead(std::string_view statement) {
     if (absl::Status s = p.ReadTableName("INSERT INTO", &head); !s.ok()) return s;
     head.kind = StatementKind::kInsert;
     // The source follows an optional column list and BY NAME / BY POSITION.
-    auto all = TokenizeSql(statement, SIZE_MAX);
+    // Only the head is tokenized: a VALUES list may hold millions of tokens.
+    auto all = TokenizeSql(statement, kMaxInsertHeadTokens);
     if (!all.ok()) return all.status();
     size_t i = p.pos();
     if (i < all->size() && (*all)[i].text == "AS" && (*all)[i].kind == SqlToken::Kind::kWord) {

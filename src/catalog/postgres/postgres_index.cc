@@ -70,6 +70,24 @@ absl::StatusOr<IndexEntry> ReadEntry(const Result& result, int row, const std::s
 template <typename K>
 using CountDeltas = std::map<std::tuple<std::string, std::string, K>, int64_t>;
 
+// Parameters $1, $2, $3: the databases, tables and paths of `items` as text
+// arrays, for `unnest($1::text[], $2::text[], $3::text[])`. `T` is any type
+// with database, table and path members (IndexEntry, DropItem).
+template <typename T>
+Params TablePathArrays(const std::vector<T>& items) {
+  ArrayBuilder databases, tables, paths;
+  for (const T& item : items) {
+    databases.AddText(item.database);
+    tables.AddText(item.table);
+    paths.AddText(item.path);
+  }
+  Params params;
+  params.Add(std::move(databases).Finish())
+      .Add(std::move(tables).Finish())
+      .Add(std::move(paths).Finish());
+  return params;
+}
+
 // Statement text with parameters numbered as they are added.
 class Statement {
  public:
@@ -606,16 +624,7 @@ class PostgresIndex final : public Index {
   absl::Status ForgetDrops(const std::vector<DropItem>& items) override {
     CatalogStats::Call call(stats_, "ForgetDrops");
     if (items.empty()) return absl::OkStatus();
-    ArrayBuilder databases, tables, paths;
-    for (const DropItem& item : items) {
-      databases.AddText(item.database);
-      tables.AddText(item.table);
-      paths.AddText(item.path);
-    }
-    Params params;
-    params.Add(std::move(databases).Finish())
-        .Add(std::move(tables).Finish())
-        .Add(std::move(paths).Finish());
+    Params params = TablePathArrays(items);
     return call.Done(pg::Run(pool_, "ForgetDrops", false, [&](Connection& conn) {
       return conn
           .Exec("ForgetDrops",
@@ -649,16 +658,7 @@ class PostgresIndex final : public Index {
     CountDeltas<std::string> folder_delta;
     CountDeltas<int> span_delta;
     if (!remove.empty()) {
-      ArrayBuilder databases, tbls, paths;
-      for (const IndexEntry& e : remove) {
-        databases.AddText(e.database);
-        tbls.AddText(e.table);
-        paths.AddText(e.path);
-      }
-      Params params;
-      params.Add(std::move(databases).Finish())
-          .Add(std::move(tbls).Finish())
-          .Add(std::move(paths).Finish());
+      Params params = TablePathArrays(remove);
       ASSIGN_OR_RETURN(
           Result removed,
           conn.Exec("Batch: removing entries",
@@ -807,16 +807,7 @@ class PostgresIndex final : public Index {
                                const std::vector<IndexEntry>& remove) {
     bool missing = absl::IsNotFound(status);
     const std::vector<IndexEntry>& list = missing ? remove : add;
-    ArrayBuilder databases, tbls, paths;
-    for (const IndexEntry& e : list) {
-      databases.AddText(e.database);
-      tbls.AddText(e.table);
-      paths.AddText(e.path);
-    }
-    Params params;
-    params.Add(std::move(databases).Finish())
-        .Add(std::move(tbls).Finish())
-        .Add(std::move(paths).Finish());
+    Params params = TablePathArrays(list);
     std::optional<size_t> culprit;
     (void)pg::Run(pool_, "Batch", false, [&](Connection& conn) -> absl::Status {
       ASSIGN_OR_RETURN(
