@@ -21,6 +21,16 @@
 namespace shardlake {
 namespace {
 
+// A file's ObjectInfo. A rename (every Put) gives a new inode or mtime, so the
+// tag changes whenever the object is replaced.
+ObjectInfo InfoOfFile(std::string key, const struct stat& info) {
+  const int64_t mtime_ns =
+      static_cast<int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+  return ObjectInfo{std::move(key), static_cast<int64_t>(info.st_size),
+                    fmt::format("{:x}-{:x}-{:x}", static_cast<uint64_t>(info.st_ino), mtime_ns,
+                                static_cast<int64_t>(info.st_size))};
+}
+
 // How often a write retries creating its folders and its file when a
 // concurrent Delete removes a (then empty) folder on the way in between.
 constexpr int kMaxCreateAttempts = 16;
@@ -410,7 +420,7 @@ absl::StatusOr<std::string> LocalObjectStore::GetRange(std::string_view key, int
   return ReadAt(fd.get(), offset, std::min(length, size - offset), path);
 }
 
-absl::StatusOr<int64_t> LocalObjectStore::Size(std::string_view key) {
+absl::StatusOr<ObjectInfo> LocalObjectStore::Stat(std::string_view key) {
   RETURN_IF_ERROR(ValidateLocalKey(key));
   const std::string path = PathOf(key);
   struct stat info;
@@ -425,14 +435,14 @@ absl::StatusOr<int64_t> LocalObjectStore::Size(std::string_view key) {
     return absl::NotFoundError(fmt::format(
         "object '{}' not found in {} ('{}' is not a regular file)", key, description_, path));
   }
-  return static_cast<int64_t>(info.st_size);
+  return InfoOfFile(std::string(key), info);
 }
 
 absl::StatusOr<bool> LocalObjectStore::Exists(std::string_view key) {
-  auto size = Size(key);
-  if (size.ok()) return true;
-  if (absl::IsNotFound(size.status())) return false;
-  return size.status();
+  auto info = Stat(key);
+  if (info.ok()) return true;
+  if (absl::IsNotFound(info.status())) return false;
+  return info.status();
 }
 
 absl::Status LocalObjectStore::ListDirectory(const std::string& directory,
@@ -474,7 +484,7 @@ absl::Status LocalObjectStore::ListDirectory(const std::string& directory,
     if (!key.starts_with(prefix)) continue;
     if (S_ISLNK(info.st_mode) && ::stat(path.c_str(), &info) != 0) continue;  // Dangling.
     if (!S_ISREG(info.st_mode)) continue;
-    out->push_back(ObjectInfo{std::move(key), static_cast<int64_t>(info.st_size)});
+    out->push_back(InfoOfFile(std::move(key), info));
   }
 }
 

@@ -61,7 +61,7 @@ class LocalObjectStore final : public ObjectStore {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override;
-  absl::StatusOr<int64_t> Size(std::string_view key) override;
+  absl::StatusOr<ObjectInfo> Stat(std::string_view key) override;
   absl::StatusOr<bool> Exists(std::string_view key) override;
   absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   absl::Status Delete(const std::vector<std::string>& keys) override;

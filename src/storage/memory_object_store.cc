@@ -21,6 +21,8 @@ namespace shardlake {
 struct MemoryObjectStore::Bucket {
   mutable std::mutex mutex;
   std::map<std::string, std::shared_ptr<const std::string>> objects;
+  std::map<std::string, uint64_t> generations;  // etag source, bumped by each Put
+  uint64_t next_generation = 1;
 };
 
 namespace {
@@ -111,6 +113,7 @@ absl::Status MemoryObjectStore::Put(std::string_view key, std::string_view data)
   auto value = std::make_shared<const std::string>(data);
   std::lock_guard<std::mutex> lock(bucket_->mutex);
   bucket_->objects[std::string(key)] = std::move(value);
+  bucket_->generations[std::string(key)] = bucket_->next_generation++;
   return absl::OkStatus();
 }
 
@@ -161,9 +164,14 @@ absl::StatusOr<std::string> MemoryObjectStore::GetRange(std::string_view key, in
                        static_cast<size_t>(std::min(length, size - offset)));
 }
 
-absl::StatusOr<int64_t> MemoryObjectStore::Size(std::string_view key) {
-  ASSIGN_OR_RETURN(std::shared_ptr<const std::string> value, Find(key));
-  return static_cast<int64_t>(value->size());
+absl::StatusOr<ObjectInfo> MemoryObjectStore::Stat(std::string_view key) {
+  RETURN_IF_ERROR(ValidateObjectKey(key));
+  std::lock_guard<std::mutex> lock(bucket_->mutex);
+  auto it = bucket_->objects.find(std::string(key));
+  if (it == bucket_->objects.end()) {
+    return absl::NotFoundError(fmt::format("object '{}' not found in {}", key, Describe()));
+  }
+  return InfoOf(*it);
 }
 
 absl::StatusOr<bool> MemoryObjectStore::Exists(std::string_view key) {
@@ -180,7 +188,7 @@ absl::StatusOr<std::vector<ObjectInfo>> MemoryObjectStore::List(std::string_view
   std::lock_guard<std::mutex> lock(bucket_->mutex);
   for (auto it = bucket_->objects.lower_bound(prefix_string);
        it != bucket_->objects.end() && it->first.starts_with(prefix_string); ++it) {
-    result.push_back(ObjectInfo{it->first, static_cast<int64_t>(it->second->size())});
+    result.push_back(InfoOf(*it));
   }
   return result;
 }
@@ -188,8 +196,17 @@ absl::StatusOr<std::vector<ObjectInfo>> MemoryObjectStore::List(std::string_view
 absl::Status MemoryObjectStore::Delete(const std::vector<std::string>& keys) {
   for (const std::string& key : keys) RETURN_IF_ERROR(ValidateObjectKey(key));
   std::lock_guard<std::mutex> lock(bucket_->mutex);
-  for (const std::string& key : keys) bucket_->objects.erase(key);
+  for (const std::string& key : keys) {
+    bucket_->objects.erase(key);
+    bucket_->generations.erase(key);
+  }
   return absl::OkStatus();
+}
+
+ObjectInfo MemoryObjectStore::InfoOf(
+    const std::pair<const std::string, std::shared_ptr<const std::string>>& object) const {
+  return ObjectInfo{object.first, static_cast<int64_t>(object.second->size()),
+                    fmt::format("mem-{}", bucket_->generations.at(object.first))};
 }
 
 std::optional<std::string> MemoryObjectStore::LocalPath(std::string_view key) const {

@@ -38,7 +38,7 @@ class MemoryObjectStore final : public ObjectStore {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override;
-  absl::StatusOr<int64_t> Size(std::string_view key) override;
+  absl::StatusOr<ObjectInfo> Stat(std::string_view key) override;
   absl::StatusOr<bool> Exists(std::string_view key) override;
   absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   absl::Status Delete(const std::vector<std::string>& keys) override;
@@ -54,6 +54,9 @@ class MemoryObjectStore final : public ObjectStore {
 
   // Returns the object's bytes (shared, immutable) or NotFound.
   absl::StatusOr<std::shared_ptr<const std::string>> Find(std::string_view key) const;
+  // The ObjectInfo of a stored object; the bucket's mutex must be held.
+  ObjectInfo InfoOf(
+      const std::pair<const std::string, std::shared_ptr<const std::string>>& object) const;
 
   std::string name_;
   std::shared_ptr<Bucket> bucket_;

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
 #include "storage/local_object_store.h"
@@ -73,6 +74,11 @@ std::string ToLower(std::string text) {
 }
 
 }  // namespace
+
+absl::StatusOr<int64_t> ObjectStore::Size(std::string_view key) {
+  ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
+  return info.size_bytes;
+}
 
 absl::Status ValidateObjectKey(std::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("object key is empty");

@@ -31,6 +31,11 @@ namespace shardlake {
 struct ObjectInfo {
   std::string key;
   int64_t size_bytes = 0;
+  // An opaque version tag that changes whenever the object is replaced (the S3
+  // ETag; size, mtime and inode for a local file; a generation in memory).
+  // Equal tags and sizes mean the same bytes, so caches key on both.
+  std::string etag;
+  bool operator==(const ObjectInfo&) const = default;
 };
 
 class ObjectStore {
@@ -58,13 +63,17 @@ class ObjectStore {
   virtual absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                                int64_t length) = 0;
 
-  // Size in bytes. Errors: NotFound.
-  virtual absl::StatusOr<int64_t> Size(std::string_view key) = 0;
+  // Key, size and version tag of one object. Errors: NotFound.
+  virtual absl::StatusOr<ObjectInfo> Stat(std::string_view key) = 0;
+
+  // Size in bytes (Stat's size_bytes). Errors: NotFound.
+  absl::StatusOr<int64_t> Size(std::string_view key);
 
   virtual absl::StatusOr<bool> Exists(std::string_view key) = 0;
 
   // Every object whose key starts with `prefix` (a plain string prefix, not a
-  // folder: "a/b" matches "a/b/c" and "a/bc"), sorted by key.
+  // folder: "a/b" matches "a/b/c" and "a/bc"), sorted by key, each with the
+  // same etag that Stat would return.
   virtual absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
 
   // Deletes each key; missing keys are not an error. On failure some keys may

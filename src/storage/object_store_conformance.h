@@ -78,7 +78,7 @@ class ObjectStoreWithCleanup final : public ObjectStore {
                                        int64_t length) override {
     return store_->GetRange(key, offset, length);
   }
-  absl::StatusOr<int64_t> Size(std::string_view key) override { return store_->Size(key); }
+  absl::StatusOr<ObjectInfo> Stat(std::string_view key) override { return store_->Stat(key); }
   absl::StatusOr<bool> Exists(std::string_view key) override { return store_->Exists(key); }
   absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override {
     return store_->List(prefix);
@@ -247,6 +247,29 @@ TEST_P(ObjectStoreConformanceTest, OverwriteReplacesTheWholeObject) {
   EXPECT_EQ(GetOrEmpty("k"), "short");
   EXPECT_EQ(store().Size("k").value_or(-1), 5);
   EXPECT_THAT(ListKeys(""), ElementsAre("k"));
+}
+
+TEST_P(ObjectStoreConformanceTest, StatGivesSizeAndATagThatChangesOnReplace) {
+  ASSERT_TRUE(IsOk(store().Put("tagged/k", "first value")));
+  absl::StatusOr<ObjectInfo> first = store().Stat("tagged/k");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->key, "tagged/k");
+  EXPECT_EQ(first->size_bytes, 11);
+  EXPECT_FALSE(first->etag.empty());
+  // Stat is stable while the object is unchanged, and List reports the same.
+  EXPECT_EQ(store().Stat("tagged/k").value_or(ObjectInfo{}), *first);
+  absl::StatusOr<std::vector<ObjectInfo>> listed = store().List("tagged/");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0], *first);
+  // Replaced with other bytes of the same size: a cache keyed on (etag, size)
+  // must see the change.
+  ASSERT_TRUE(IsOk(store().Put("tagged/k", "other value")));
+  absl::StatusOr<ObjectInfo> second = store().Stat("tagged/k");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->size_bytes, 11);
+  EXPECT_NE(second->etag, first->etag);
+  EXPECT_TRUE(HasCode(store().Stat("tagged/missing").status(), absl::StatusCode::kNotFound));
 }
 
 TEST_P(ObjectStoreConformanceTest, MissingKeyIsNotFound) {
