@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "catalog/cached_index.h"
 #include "catalog/index_internal.h"
 #include "catalog/instrumented_index.h"
 #include "catalog/memory_index.h"
@@ -180,6 +181,38 @@ absl::Status ValidateBatch(const std::vector<IndexEntry>& add,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> Index::ChangeVersion(const std::string& database,
+                                             const std::string& table) {
+  return absl::UnimplementedError(
+      fmt::format("{} keeps no change versions ({}.{})", Describe(), database, table));
+}
+
+absl::StatusOr<PathListing> Index::QueryPaths(const std::string& database, const std::string& table,
+                                              const QueryOptions&) {
+  return absl::UnimplementedError(
+      fmt::format("{} keeps no change versions ({}.{})", Describe(), database, table));
+}
+
+absl::StatusOr<std::vector<IndexEntry>> Index::GetMany(const std::string& database,
+                                                       const std::string& table,
+                                                       const std::vector<std::string>& paths) {
+  std::vector<IndexEntry> out;
+  for (const std::string& path : paths) {
+    absl::StatusOr<IndexEntry> entry = Get(database, table, path);
+    if (entry.ok()) {
+      out.push_back(std::move(*entry));
+    } else if (!absl::IsNotFound(entry.status())) {
+      return entry.status();
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IndexEntry& a, const IndexEntry& b) { return a.path < b.path; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const IndexEntry& a, const IndexEntry& b) { return a.path == b.path; }),
+            out.end());
+  return out;
+}
+
 std::vector<MergeConfig> DefaultMergeConfigs(int64_t timeout_s) {
   constexpr int64_t kMiB = 1 << 20;
   return {{timeout_s, 100 * kMiB, 1},
@@ -247,7 +280,11 @@ absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri_text,
   // PostgreSQL records its own statistics (statements, retries, reconnects).
   bool self_recording = uri_text.rfind("postgres", 0) == 0;
   if (LogStatsEnabled() && !self_recording) {
-    return std::unique_ptr<Index>(std::make_unique<InstrumentedIndex>(std::move(index)));
+    index = std::make_unique<InstrumentedIndex>(std::move(index));
+  }
+  bool remote = uri_text.rfind("redis", 0) == 0 || uri_text.rfind("postgres", 0) == 0;
+  if (remote && options.cache && !CatalogCacheDisabledByEnv()) {
+    return CachedIndex::Wrap(std::move(index), options);
   }
   return index;
 }

@@ -100,6 +100,12 @@ struct DropItem {
   bool operator==(const DropItem&) const = default;
 };
 
+// What Index::QueryPaths returns.
+struct PathListing {
+  int64_t version = 0;             // the table's ChangeVersion when the paths were read
+  std::vector<std::string> paths;  // sorted, distinct
+};
+
 class Index {
  public:
   virtual ~Index() = default;
@@ -179,15 +185,47 @@ class Index {
   // Removes drops from the queue (after their files were deleted). Items
   // already gone are not an error.
   virtual absl::Status ForgetDrops(const std::vector<DropItem>& items) = 0;
+
+  // ---- Change tracking, used by the catalog cache (cached_index.h) to
+  // revalidate what it remembers with one cheap call. Backends without it
+  // return Unimplemented from ChangeVersion and QueryPaths, and are then
+  // used uncached.
+
+  // A per-table counter that increases, in the same atomic step, with every
+  // change to the table: Batch adding or removing its entries, CompleteMerge,
+  // CreateTable and DropTable. It never goes back, not even across a drop and
+  // re-creation, so an unchanged value means nothing changed. 0 for a table
+  // that was never changed.
+  virtual absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
+                                                const std::string& table);
+
+  // In one atomic read: the table's ChangeVersion and the paths of every live
+  // entry that Query(options) would return, possibly with other live paths of
+  // the table (callers filter on the entries).
+  virtual absl::StatusOr<PathListing> QueryPaths(const std::string& database,
+                                                 const std::string& table,
+                                                 const QueryOptions& options);
+
+  // The live entries among `paths`, sorted by path; paths that are not live
+  // are left out. The default calls Get for each path.
+  virtual absl::StatusOr<std::vector<IndexEntry>> GetMany(const std::string& database,
+                                                          const std::string& table,
+                                                          const std::vector<std::string>& paths);
 };
 
 struct IndexOptions {
   std::vector<MergeConfig> merge_configs = DefaultMergeConfigs();
+  // Put a remote backend (redis, postgresql) behind the catalog cache
+  // (cached_index.h); SHARDLAKE_CATALOG_CACHE_DISABLED=1 also turns it off.
+  bool cache = true;
 };
 
 // Opens an index from a URI:
 //   sqlite:///abs/path.sqlite or sqlite:relative/path.sqlite  (created if missing)
 //   memory://name   an in-process index; the same name in one process shares state
+//   redis://..., rediss://..., postgresql://...  (see docs/catalog.md)
+// A remote catalog (redis, postgresql) is opened behind the catalog cache
+// (cached_index.h) unless SHARDLAKE_CATALOG_CACHE_DISABLED=1.
 // Errors: InvalidArgument for an unknown scheme (the message lists known ones);
 // Unavailable / PermissionDenied when the backend cannot be opened.
 absl::StatusOr<std::unique_ptr<Index>> OpenIndex(std::string_view uri,

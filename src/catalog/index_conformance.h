@@ -692,6 +692,65 @@ TEST_P(IndexConformanceTest, ConcurrentAddsOfTheSamePathExactlyOneWins) {
   }
 }
 
+TEST_P(IndexConformanceTest, ChangeVersionIncreasesWithEveryChange) {
+  absl::StatusOr<int64_t> start = index_->ChangeVersion("db", "t");
+  if (absl::IsUnimplemented(start.status())) GTEST_SKIP() << "backend keeps no change versions";
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_EQ(*start, 0) << "a table never changed";
+  std::vector<int64_t> seen = {*start};
+  auto expect_bumped = [&](const char* step) {
+    int64_t now = ValueOrFail(index_->ChangeVersion("db", "t"));
+    EXPECT_GT(now, seen.back()) << step;
+    seen.push_back(now);
+  };
+  TableSchema schema;
+  schema.database = "db";
+  schema.table = "t";
+  schema.columns = {{"time", "TIMESTAMP_NS"}};
+  CATALOG_ASSERT_OK(index_->CreateTable(schema));
+  expect_bumped("CreateTable");
+  CATALOG_ASSERT_OK(index_->Batch({Entry("a.1.parquet"), Entry("b.1.parquet")}, {}));
+  expect_bumped("Batch add");
+  // Another table's change and a failed batch leave it alone.
+  CATALOG_ASSERT_OK(index_->Batch({Entry("a.1.parquet", kT0, kT0, "db", "other")}, {}));
+  EXPECT_FALSE(index_->Batch({Entry("a.1.parquet")}, {}).ok());
+  EXPECT_EQ(ValueOrFail(index_->ChangeVersion("db", "t")), seen.back());
+  CATALOG_ASSERT_OK(index_->Batch({}, {Ref("a.1.parquet")}));
+  expect_bumped("Batch remove");
+  ASSERT_TRUE(index_->DropTable("db", "t").ok());
+  expect_bumped("DropTable");
+  // Re-created: the version goes on from where it was, never back.
+  CATALOG_ASSERT_OK(index_->CreateTable(schema));
+  expect_bumped("CreateTable again");
+}
+
+TEST_P(IndexConformanceTest, QueryPathsCoverQueryAndGetManySkipsDeadPaths) {
+  CATALOG_ASSERT_OK(index_->Batch(
+      {Entry("date=2026-01-01/hour=00/a.1.parquet", kT0, kT0 + kHour - 1),
+       Entry("date=2026-01-01/hour=01/b.1.parquet", kT0 + kHour, kT0 + 2 * kHour - 1),
+       Entry("date=2026-01-02/hour=00/c.5.parquet", kT0 + kDay, kT0 + kDay + kHour - 1)},
+      {}));
+  QueryOptions options;
+  options.after = kT0 + kHour;
+  options.before = kT0 + kDay;
+  absl::StatusOr<PathListing> listing = index_->QueryPaths("db", "t", options);
+  if (absl::IsUnimplemented(listing.status())) GTEST_SKIP() << "backend keeps no change versions";
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_EQ(listing->version, ValueOrFail(index_->ChangeVersion("db", "t")));
+  EXPECT_TRUE(std::is_sorted(listing->paths.begin(), listing->paths.end()));
+  for (const std::string& path : QueryPaths(options)) {
+    EXPECT_TRUE(std::binary_search(listing->paths.begin(), listing->paths.end(), path)) << path;
+  }
+  auto many = index_->GetMany("db", "t",
+                              {"date=2026-01-02/hour=00/c.5.parquet", "missing/x.1.parquet",
+                               "date=2026-01-01/hour=00/a.1.parquet"});
+  ASSERT_TRUE(many.ok()) << many.status();
+  EXPECT_EQ(Paths(*many), (Strings{"date=2026-01-01/hour=00/a.1.parquet",
+                                   "date=2026-01-02/hour=00/c.5.parquet"}));
+  EXPECT_EQ((*many)[1],
+            Entry("date=2026-01-02/hour=00/c.5.parquet", kT0 + kDay, kT0 + kDay + kHour - 1));
+}
+
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(IndexConformanceTest);
 
 // ---- Merge plans and the drop queue. The backend runs with the default

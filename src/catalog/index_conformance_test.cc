@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "catalog/cached_index.h"
 #include "catalog/memory_index.h"
+#include "common/status_macros.h"
 #include "fmt/format.h"
 
 namespace shardlake {
@@ -55,16 +57,22 @@ void ForgetMemoryIndexes() {
   MemoryNames().clear();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, IndexConformanceTest,
-                         ::testing::Values(IndexBackend{"sqlite", OpenFreshSqlite, RemoveTempDirs},
-                                           IndexBackend{"memory", OpenFreshMemory,
-                                                        ForgetMemoryIndexes}),
-                         IndexBackendName);
+// The memory index behind the catalog cache (the remote backends run the
+// same in their own binaries).
+absl::StatusOr<std::unique_ptr<Index>> OpenFreshCachedMemory() {
+  ASSIGN_OR_RETURN(std::unique_ptr<Index> remote, OpenFreshMemory());
+  return CachedIndex::Wrap(std::move(remote), IndexOptions{});
+}
 
-INSTANTIATE_TEST_SUITE_P(Backends, MergePlanTest,
-                         ::testing::Values(IndexBackend{"sqlite", OpenFreshSqlite, RemoveTempDirs},
-                                           IndexBackend{"memory", OpenFreshMemory,
-                                                        ForgetMemoryIndexes}),
+std::vector<IndexBackend> Backends() {
+  return {IndexBackend{"sqlite", OpenFreshSqlite, RemoveTempDirs},
+          IndexBackend{"memory", OpenFreshMemory, ForgetMemoryIndexes},
+          IndexBackend{"cached_memory", OpenFreshCachedMemory, ForgetMemoryIndexes}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, IndexConformanceTest, ::testing::ValuesIn(Backends()),
+                         IndexBackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, MergePlanTest, ::testing::ValuesIn(Backends()),
                          IndexBackendName);
 
 }  // namespace

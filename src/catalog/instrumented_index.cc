@@ -67,6 +67,19 @@ absl::StatusOr<std::vector<DropItem>> InstrumentedIndex::DueDrops(const std::str
 absl::Status InstrumentedIndex::ForgetDrops(const std::vector<DropItem>& items) {
   SHARDLAKE_TIMED("ForgetDrops", inner_->ForgetDrops(items));
 }
+absl::StatusOr<int64_t> InstrumentedIndex::ChangeVersion(const std::string& database,
+                                                         const std::string& table) {
+  SHARDLAKE_TIMED("ChangeVersion", inner_->ChangeVersion(database, table));
+}
+absl::StatusOr<PathListing> InstrumentedIndex::QueryPaths(const std::string& database,
+                                                          const std::string& table,
+                                                          const QueryOptions& options) {
+  SHARDLAKE_TIMED("QueryPaths", inner_->QueryPaths(database, table, options));
+}
+absl::StatusOr<std::vector<IndexEntry>> InstrumentedIndex::GetMany(
+    const std::string& database, const std::string& table, const std::vector<std::string>& paths) {
+  SHARDLAKE_TIMED("GetMany", inner_->GetMany(database, table, paths));
+}
 
 #undef SHARDLAKE_TIMED
 

@@ -42,6 +42,13 @@ class InstrumentedIndex : public Index {
                                                  const std::string& table, int64_t now_ns,
                                                  size_t limit) override;
   absl::Status ForgetDrops(const std::vector<DropItem>& items) override;
+  absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
+                                        const std::string& table) override;
+  absl::StatusOr<PathListing> QueryPaths(const std::string& database, const std::string& table,
+                                         const QueryOptions& options) override;
+  absl::StatusOr<std::vector<IndexEntry>> GetMany(const std::string& database,
+                                                  const std::string& table,
+                                                  const std::vector<std::string>& paths) override;
 
  private:
   std::unique_ptr<Index> inner_;

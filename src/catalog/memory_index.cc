@@ -32,6 +32,13 @@ struct MemoryIndex::State {
   std::mutex mu;
   std::map<TableKey, Table> tables;     // guarded by mu
   std::map<std::string, Lease> leases;  // by id; guarded by mu
+  // ChangeVersion per table; kept when the table itself is erased, so a
+  // version never goes back. Guarded by mu.
+  std::map<TableKey, int64_t> versions;
+
+  void Bump(const std::string& database, const std::string& table) {
+    ++versions[{database, table}];
+  }
 
   // Drops `it` when it holds nothing. Requires mu.
   void EraseIfEmpty(std::map<TableKey, Table>::iterator it) {
@@ -63,6 +70,10 @@ struct MemoryIndex::State {
     }
     leases.erase(plan.id);
   }
+
+  // Live entries of a table matching `options`, sorted by path. Requires mu.
+  std::vector<IndexEntry> Matching(const std::string& database, const std::string& table,
+                                   const QueryOptions& options) const;
 
   // Checks and applies a batch (the contract of Index::Batch). Requires mu.
   absl::Status ApplyBatch(const std::string& describe, const std::vector<IndexEntry>& add,
@@ -144,6 +155,11 @@ absl::Status MemoryIndex::State::ApplyBatch(const std::string& describe,
     table.entries.emplace(e.path, e);
     ++table.folders[FolderOfPath(e.path)];
   }
+  std::set<TableKey> touched;
+  for (const auto* list : {&add, &remove}) {
+    for (const IndexEntry& e : *list) touched.insert({e.database, e.table});
+  }
+  for (const auto& [database, table] : touched) Bump(database, table);
   return absl::OkStatus();
 }
 
@@ -159,15 +175,14 @@ absl::StatusOr<IndexEntry> MemoryIndex::Get(const std::string& database, const s
       fmt::format("{}: '{}' of {}.{} is not in the index", Describe(), path, database, table));
 }
 
-absl::StatusOr<std::vector<IndexEntry>> MemoryIndex::Query(const std::string& database,
-                                                           const std::string& table,
-                                                           const QueryOptions& options) {
+std::vector<IndexEntry> MemoryIndex::State::Matching(const std::string& database,
+                                                     const std::string& table,
+                                                     const QueryOptions& options) const {
   std::string folder = catalog_internal::NormalizedFolder(options);
   std::vector<IndexEntry> out;
   if (options.after && options.before && *options.after > *options.before) return out;
-  std::lock_guard lock(state_->mu);
-  auto it = state_->tables.find({database, table});
-  if (it == state_->tables.end()) return out;
+  auto it = tables.find({database, table});
+  if (it == tables.end()) return out;
   const auto& entries = it->second.entries;
   auto begin = folder.empty() ? entries.begin() : entries.lower_bound(folder + "/");
   for (auto e = begin; e != entries.end(); ++e) {
@@ -175,6 +190,13 @@ absl::StatusOr<std::vector<IndexEntry>> MemoryIndex::Query(const std::string& da
     if (catalog_internal::MatchesQuery(e->second, options, folder)) out.push_back(e->second);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<IndexEntry>> MemoryIndex::Query(const std::string& database,
+                                                           const std::string& table,
+                                                           const QueryOptions& options) {
+  std::lock_guard lock(state_->mu);
+  return state_->Matching(database, table, options);
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryIndex::ListDatabases() {
@@ -215,6 +237,7 @@ absl::Status MemoryIndex::CreateTable(const TableSchema& schema) {
         fmt::format("{}: table {}.{} already exists", Describe(), schema.database, schema.table));
   }
   table.schema = schema;
+  state_->Bump(schema.database, schema.table);
   return absl::OkStatus();
 }
 
@@ -249,7 +272,28 @@ absl::StatusOr<std::vector<IndexEntry>> MemoryIndex::DropTable(const std::string
   }
   for (const auto& [path, lease_id] : it->second.leased) state_->leases.erase(lease_id);
   state_->tables.erase(it);
+  state_->Bump(database, table);
   return removed;
+}
+
+absl::StatusOr<int64_t> MemoryIndex::ChangeVersion(const std::string& database,
+                                                   const std::string& table) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->versions.find({database, table});
+  return it == state_->versions.end() ? 0 : it->second;
+}
+
+absl::StatusOr<PathListing> MemoryIndex::QueryPaths(const std::string& database,
+                                                    const std::string& table,
+                                                    const QueryOptions& options) {
+  std::lock_guard lock(state_->mu);
+  PathListing listing;
+  auto version = state_->versions.find({database, table});
+  if (version != state_->versions.end()) listing.version = version->second;
+  for (IndexEntry& e : state_->Matching(database, table, options)) {
+    listing.paths.push_back(std::move(e.path));
+  }
+  return listing;
 }
 
 absl::StatusOr<std::optional<MergePlan>> MemoryIndex::LeaseMergePlan(const std::string& database,

@@ -56,6 +56,10 @@ class MemoryIndex : public Index {
                                                  const std::string& table, int64_t now_ns,
                                                  size_t limit) override;
   absl::Status ForgetDrops(const std::vector<DropItem>& items) override;
+  absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
+                                        const std::string& table) override;
+  absl::StatusOr<PathListing> QueryPaths(const std::string& database, const std::string& table,
+                                         const QueryOptions& options) override;
 
   struct State;  // defined in memory_index.cc
 

@@ -1,9 +1,14 @@
-// RAII owners for SQLite's C handles. Internal to src/catalog.
+// RAII owners for SQLite's C handles and small helpers shared by the SQLite
+// catalog and the catalog cache. Internal to src/catalog.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
 
 namespace shardlake::sqlite {
 
@@ -37,5 +42,21 @@ class StmtUse {
  private:
   sqlite3_stmt* stmt_;
 };
+
+// The absl code for a SQLite result code (busy / I/O -> Unavailable, read-only
+// -> PermissionDenied, not a database -> FailedPrecondition, corrupt ->
+// DataLoss, full -> ResourceExhausted, else Internal) with `message`.
+absl::Status StatusForCode(int rc, std::string message);
+
+// Binds `text` without copying: the caller keeps it alive until the statement
+// is reset. An empty view binds "" (never NULL).
+void BindText(sqlite3_stmt* stmt, int index, std::string_view text);
+
+// A text column as a string ("" for NULL).
+std::string ColumnText(sqlite3_stmt* stmt, int column);
+
+// With SHARDLAKE_DEBUG_QUERIES=1, logs every statement `db` runs (with its
+// bound values) to stderr, one line each.
+void TraceIfDebugging(sqlite3* db);
 
 }  // namespace shardlake::sqlite

@@ -29,23 +29,11 @@
 namespace shardlake {
 namespace {
 
+using sqlite::BindText;
+using sqlite::ColumnText;
+using sqlite::StatusForCode;
+
 constexpr int kBusyTimeoutMs = 10'000;
-
-// SHARDLAKE_DEBUG_QUERIES=1: every statement sent to SQLite, with its bound
-// values, one line each on stderr.
-bool DebugQueriesEnabled() {
-  const char* value = std::getenv("SHARDLAKE_DEBUG_QUERIES");
-  return value != nullptr && std::string_view(value) != "" && std::string_view(value) != "0";
-}
-
-int TraceStatement(unsigned type, void*, void* statement, void*) {
-  if (type != SQLITE_TRACE_STMT) return 0;
-  char* sql = sqlite3_expanded_sql(static_cast<sqlite3_stmt*>(statement));
-  std::fprintf(stderr, "shardlake catalog sqlite: %s\n",
-               sql != nullptr ? sql : sqlite3_sql(static_cast<sqlite3_stmt*>(statement)));
-  sqlite3_free(sql);
-  return 0;
-}
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS files (
@@ -153,43 +141,8 @@ std::string QuerySql(int variant) {
   return sql;
 }
 
-absl::Status StatusForCode(int rc, std::string message) {
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_PROTOCOL:
-      return absl::UnavailableError(message);
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-    case SQLITE_AUTH:
-      return absl::PermissionDeniedError(message);
-    case SQLITE_NOTADB:
-      return absl::FailedPreconditionError(message);
-    case SQLITE_CORRUPT:
-      return absl::DataLossError(message);
-    case SQLITE_FULL:
-    case SQLITE_NOMEM:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
 
-void BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
-  // SQLITE_STATIC: callers keep `text` alive until the statement is reset. A
-  // null pointer would bind SQL NULL, so an empty view binds "".
-  sqlite3_bind_text(stmt, index, text.data() != nullptr ? text.data() : "",
-                    static_cast<int>(text.size()), SQLITE_STATIC);
-}
 
-std::string ColumnText(sqlite3_stmt* stmt, int column) {
-  const unsigned char* text = sqlite3_column_text(stmt, column);
-  if (text == nullptr) return "";
-  return std::string(reinterpret_cast<const char*>(text),
-                     static_cast<size_t>(sqlite3_column_bytes(stmt, column)));
-}
 
 std::string_view FolderView(std::string_view path) {
   size_t slash = path.rfind('/');
@@ -658,9 +611,7 @@ absl::StatusOr<std::unique_ptr<SqliteIndex>> SqliteIndex::Open(const std::string
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-  if (DebugQueriesEnabled()) {
-    sqlite3_trace_v2(raw, SQLITE_TRACE_STMT, TraceStatement, nullptr);
-  }
+  sqlite::TraceIfDebugging(raw);
 
   // The first statement that reads the file reports a non-SQLite file.
   auto setup = [&](const char* sql) -> absl::Status {

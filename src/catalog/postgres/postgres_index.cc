@@ -104,16 +104,25 @@ class Statement {
   Params params_;
 };
 
+// Increments the change version of each table in `tables` (arrays $1, $2,
+// sorted, so concurrent transactions lock the rows in one order).
+constexpr const char* kBumpVersions =
+    "INSERT INTO shardlake_table_versions AS v (database, tbl, version) SELECT d, t, 1 FROM "
+    "unnest($1::text[], $2::text[]) AS r(d, t) ORDER BY 1, 2 ON CONFLICT (database, tbl) DO "
+    "UPDATE SET version = v.version + 1";
+
 // Builds the Query statement: the time range is a range scan of
 // shardlake_files_by_time over min_time in [after - longest span, before]
 // (the longest span is bounded by the largest span bucket of the table).
+// `columns` is the select list.
 Statement QueryStatement(const std::string& database, const std::string& table,
-                         const QueryOptions& options, const std::string& folder) {
+                         const QueryOptions& options, const std::string& folder,
+                         const char* columns = kEntryColumns) {
   Statement s;
   std::string db = s.Param(database);
   std::string tbl = s.Param(table);
-  s.sql = fmt::format("SELECT {} FROM shardlake_files WHERE database = {} AND tbl = {}",
-                      kEntryColumns, db, tbl);
+  s.sql = fmt::format("SELECT {} FROM shardlake_files WHERE database = {} AND tbl = {}", columns,
+                      db, tbl);
   if (options.after) {
     std::string after = s.Param(*options.after);
     s.sql += fmt::format(
@@ -225,6 +234,87 @@ class PostgresIndex final : public Index {
     return out;
   }
 
+  absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
+                                        const std::string& table) override {
+    CatalogStats::Call call(stats_, "ChangeVersion");
+    int64_t version = 0;
+    absl::Status status =
+        pg::Run(pool_, "ChangeVersion", false, [&](Connection& conn) -> absl::Status {
+          ASSIGN_OR_RETURN(Result result,
+                           conn.Exec(fmt::format("ChangeVersion {}.{}", database, table),
+                                     "SELECT version FROM shardlake_table_versions WHERE "
+                                     "database = $1 AND tbl = $2",
+                                     Params().Add(database).Add(table)));
+          version = result.rows() == 1 ? result.Int(0, 0) : 0;
+          return absl::OkStatus();
+        });
+    RETURN_IF_ERROR(call.Done(status));
+    return version;
+  }
+
+  absl::StatusOr<PathListing> QueryPaths(const std::string& database, const std::string& table,
+                                         const QueryOptions& options) override {
+    CatalogStats::Call call(stats_, "QueryPaths");
+    PathListing listing;
+    Statement statement = QueryStatement(database, table, options,
+                                         catalog_internal::NormalizedFolder(options), "path");
+    // One statement, so the version and the paths come from one snapshot; the
+    // version is the first row (its path is NULL).
+    std::string sql = fmt::format(
+        "SELECT coalesce((SELECT version FROM shardlake_table_versions WHERE database = $1 AND "
+        "tbl = $2), 0), NULL::text UNION ALL SELECT NULL::int8, path FROM ({}) q",
+        statement.sql);
+    absl::Status status =
+        pg::Run(pool_, "QueryPaths", false, [&](Connection& conn) -> absl::Status {
+          ASSIGN_OR_RETURN(
+              Result result,
+              conn.Exec(fmt::format("QueryPaths {}.{}", database, table), sql, statement.params()));
+          listing.paths.clear();
+          listing.paths.reserve(static_cast<size_t>(result.rows()));
+          for (int row = 0; row < result.rows(); ++row) {
+            if (result.IsNull(row, 1)) {
+              listing.version = result.Int(row, 0);
+            } else {
+              listing.paths.push_back(result.String(row, 1));
+            }
+          }
+          return absl::OkStatus();
+        });
+    RETURN_IF_ERROR(call.Done(status));
+    std::sort(listing.paths.begin(), listing.paths.end());
+    return listing;
+  }
+
+  absl::StatusOr<std::vector<IndexEntry>> GetMany(const std::string& database,
+                                                  const std::string& table,
+                                                  const std::vector<std::string>& paths) override {
+    CatalogStats::Call call(stats_, "GetMany");
+    std::vector<IndexEntry> out;
+    if (paths.empty()) return out;
+    ArrayBuilder path_array;
+    for (const std::string& path : paths) path_array.AddText(path);
+    Params params;
+    params.Add(database).Add(table).Add(std::move(path_array).Finish());
+    absl::Status status = pg::Run(pool_, "GetMany", false, [&](Connection& conn) -> absl::Status {
+      ASSIGN_OR_RETURN(
+          Result result,
+          conn.Exec(fmt::format("GetMany {}.{}", database, table),
+                    fmt::format("SELECT {} FROM shardlake_files WHERE database = $1 AND tbl = $2 "
+                                "AND path = ANY($3::text[]) ORDER BY path",
+                                kEntryColumns),
+                    params));
+      out.clear();
+      out.reserve(static_cast<size_t>(result.rows()));
+      for (int row = 0; row < result.rows(); ++row) {
+        ASSIGN_OR_RETURN(IndexEntry entry, ReadEntry(result, row, database, table, describe_));
+        out.push_back(std::move(entry));
+      }
+      return absl::OkStatus();
+    });
+    RETURN_IF_ERROR(call.Done(status));
+    return out;
+  }
+
   absl::StatusOr<std::string> Explain(const std::string& database, const std::string& table,
                                       const QueryOptions& options) {
     Statement statement =
@@ -284,10 +374,14 @@ class PostgresIndex final : public Index {
           ASSIGN_OR_RETURN(
               Result result,
               conn.Exec(fmt::format("CreateTable {}.{}", schema.database, schema.table),
-                        "INSERT INTO shardlake_tables (database, tbl, schema_json, created_at) "
-                        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        "WITH created AS (INSERT INTO shardlake_tables (database, tbl, "
+                        "schema_json, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING "
+                        "RETURNING database, tbl), bumped AS (INSERT INTO shardlake_table_versions "
+                        "AS v (database, tbl, version) SELECT database, tbl, 1 FROM created ON "
+                        "CONFLICT (database, tbl) DO UPDATE SET version = v.version + 1) "
+                        "SELECT count(*) FROM created",
                         params));
-          created = result.Affected() == 1;
+          created = result.Int(0, 0) == 1;
           return absl::OkStatus();
         });
     RETURN_IF_ERROR(call.Done(status));
@@ -382,7 +476,7 @@ class PostgresIndex final : public Index {
                               "DELETE FROM shardlake_leases WHERE database = $1 AND tbl = $2"}) {
         RETURN_IF_ERROR(conn.Exec(what, sql, params).status());
       }
-      return absl::OkStatus();
+      return BumpVersions(conn, {{database, table}});
     });
     RETURN_IF_ERROR(call.Done(status));
     if (!exists) {
@@ -733,7 +827,22 @@ class PostgresIndex final : public Index {
       }
     }
     RETURN_IF_ERROR(ApplyCounts(conn, folder_delta, "shardlake_folders", "folder", "text"));
-    return ApplyCounts(conn, span_delta, "shardlake_spans", "bucket", "int2");
+    RETURN_IF_ERROR(ApplyCounts(conn, span_delta, "shardlake_spans", "bucket", "int2"));
+    return BumpVersions(conn, tables);
+  }
+
+  // Increments the change versions of `tables` inside the caller's transaction.
+  static absl::Status BumpVersions(
+      Connection& conn, const std::set<std::pair<std::string_view, std::string_view>>& tables) {
+    ArrayBuilder databases, tbls;
+    for (const auto& [database, table] : tables) {
+      databases.AddText(database);
+      tbls.AddText(table);
+    }
+    return conn
+        .Exec("recording the change", kBumpVersions,
+              Params().Add(std::move(databases).Finish()).Add(std::move(tbls).Finish()))
+        .status();
   }
 
   // Takes the transaction-scoped advisory lock of each (database, table)

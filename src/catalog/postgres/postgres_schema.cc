@@ -157,6 +157,16 @@ const std::vector<Migration>& Migrations() {
 ))sql",
            "CREATE INDEX shardlake_drops_due ON shardlake_drops (database, tbl, due_ns, path)",
        }},
+      {3,
+       "per-table change versions (for the catalog cache)",
+       {
+           R"sql(CREATE TABLE shardlake_table_versions (
+  database text COLLATE "C" NOT NULL,
+  tbl      text COLLATE "C" NOT NULL,
+  version  bigint NOT NULL,
+  PRIMARY KEY (database, tbl)
+))sql",
+       }},
   };
   return *migrations;
 }
@@ -258,7 +268,8 @@ absl::Status DropPostgresCatalog(const Uri& uri) {
   return pg::InSchemaTransaction(*conn, "catalog drop", [&]() -> absl::Status {
     return conn
         ->Exec("catalog drop",
-               "DROP TABLE IF EXISTS shardlake_drops, shardlake_leases, shardlake_tables, "
+               "DROP TABLE IF EXISTS shardlake_table_versions, shardlake_drops, shardlake_leases, "
+               "shardlake_tables, "
                "shardlake_folders, shardlake_spans, shardlake_files, shardlake_schema_version")
         .status();
   });

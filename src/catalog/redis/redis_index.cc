@@ -43,6 +43,10 @@ std::string FilesKey(const std::string& db, const std::string& table, const std:
   return fmt::format("files:{}:{}:{}", db, table, HashSuffix(path));
 }
 
+std::string VersionKey(const std::string& db, const std::string& table) {
+  return fmt::format("shardlake:version:{}:{}", db, table);
+}
+
 // "YYYY-MM-DD" of the UTC day holding `ns`.
 std::string DayOf(int64_t ns) {
   int64_t days = ns / kNanosPerDay;
@@ -154,18 +158,75 @@ class RedisIndex final : public Index {
     std::string folder = catalog_internal::NormalizedFolder(options);
     std::vector<IndexEntry> out;
     if (options.after && options.before && *options.after > *options.before) return out;
-    Args args = {database,
-                 table,
-                 folder.empty() ? "" : HashSuffix(folder + "/x"),
-                 options.after ? std::to_string(*options.after) : "",
-                 options.before ? std::to_string(*options.before) : "",
-                 options.after ? DayOf(*options.after) : "",
-                 options.before ? DayOf(*options.before) : ""};
-    ASSIGN_OR_RETURN(Reply reply, Eval(redis::kQueryScript, std::move(args), true));
+    ASSIGN_OR_RETURN(Reply reply,
+                     Eval(redis::kQueryScript, QueryArgs(database, table, options, folder), true));
     RETURN_IF_ERROR(ScriptStatus(reply, "Query"));
     RETURN_IF_ERROR(ForEachEntry(reply, database, table, [&](IndexEntry entry) {
       if (catalog_internal::MatchesQuery(entry, options, folder)) out.push_back(std::move(entry));
     }));
+    std::sort(out.begin(), out.end(),
+              [](const IndexEntry& a, const IndexEntry& b) { return a.path < b.path; });
+    out.erase(
+        std::unique(out.begin(), out.end(),
+                    [](const IndexEntry& a, const IndexEntry& b) { return a.path == b.path; }),
+        out.end());
+    return out;
+  }
+
+  absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
+                                        const std::string& table) override {
+    ASSIGN_OR_RETURN(Reply reply, pool_->Command({"GET", VersionKey(database, table)}, true));
+    if (reply.is_nil()) return 0;
+    RETURN_IF_ERROR(ScriptStatus(reply, "ChangeVersion"));
+    int64_t version = 0;
+    if (!ParseInt64(reply.str, &version)) return Malformed("ChangeVersion");
+    return version;
+  }
+
+  absl::StatusOr<PathListing> QueryPaths(const std::string& database, const std::string& table,
+                                         const QueryOptions& options) override {
+    std::string folder = catalog_internal::NormalizedFolder(options);
+    ASSIGN_OR_RETURN(Reply reply, Eval(redis::kQueryPathsScript,
+                                       QueryArgs(database, table, options, folder), true));
+    RETURN_IF_ERROR(ScriptStatus(reply, "QueryPaths"));
+    PathListing listing;
+    if (reply.elements.empty() || !ParseInt64(reply.elements[0].str, &listing.version)) {
+      return Malformed("QueryPaths");
+    }
+    listing.paths.reserve(reply.elements.size() - 1);
+    for (size_t i = 1; i < reply.elements.size(); ++i) {
+      listing.paths.push_back(std::move(reply.elements[i].str));
+    }
+    std::sort(listing.paths.begin(), listing.paths.end());
+    listing.paths.erase(std::unique(listing.paths.begin(), listing.paths.end()),
+                        listing.paths.end());
+    return listing;
+  }
+
+  absl::StatusOr<std::vector<IndexEntry>> GetMany(const std::string& database,
+                                                  const std::string& table,
+                                                  const std::vector<std::string>& paths) override {
+    constexpr size_t kFieldsPerCommand = 1000;
+    std::map<std::string, std::vector<const std::string*>> by_key;
+    for (const std::string& path : paths) by_key[FilesKey(database, table, path)].push_back(&path);
+    std::vector<IndexEntry> out;
+    for (const auto& [key, fields] : by_key) {
+      for (size_t begin = 0; begin < fields.size(); begin += kFieldsPerCommand) {
+        size_t end = std::min(fields.size(), begin + kFieldsPerCommand);
+        Args command = {"HMGET", key};
+        for (size_t i = begin; i < end; ++i) command.push_back(*fields[i]);
+        ASSIGN_OR_RETURN(Reply reply, pool_->Command(std::move(command), true));
+        RETURN_IF_ERROR(ScriptStatus(reply, "GetMany"));
+        if (reply.elements.size() != end - begin) return Malformed("GetMany");
+        for (size_t i = begin; i < end; ++i) {
+          const Reply& value = reply.elements[i - begin];
+          if (value.is_nil()) continue;
+          ASSIGN_OR_RETURN(IndexEntry entry,
+                           ParseEntry(key, *fields[i], value.str, database, table));
+          out.push_back(std::move(entry));
+        }
+      }
+    }
     std::sort(out.begin(), out.end(),
               [](const IndexEntry& a, const IndexEntry& b) { return a.path < b.path; });
     out.erase(
@@ -216,9 +277,10 @@ class RedisIndex final : public Index {
     ASSIGN_OR_RETURN(std::string value, Dump(TableSchemaToJson(schema), "CreateTable"));
     ASSIGN_OR_RETURN(std::string member,
                      Dump(json::array({schema.database, schema.table}), "CreateTable"));
-    ASSIGN_OR_RETURN(Reply reply,
-                     Eval(redis::kCreateTableScript,
-                          {SchemaKey(schema.database, schema.table), value, member}, false));
+    ASSIGN_OR_RETURN(Reply reply, Eval(redis::kCreateTableScript,
+                                       {SchemaKey(schema.database, schema.table), value, member,
+                                        schema.database, schema.table},
+                                       false));
     return ScriptStatus(reply, fmt::format("CreateTable {}.{}", schema.database, schema.table));
   }
 
@@ -413,6 +475,18 @@ class RedisIndex final : public Index {
   }
 
  private:
+  // The ARGV of kQueryScript / kQueryPathsScript.
+  static Args QueryArgs(const std::string& database, const std::string& table,
+                        const QueryOptions& options, const std::string& folder) {
+    return {database,
+            table,
+            folder.empty() ? "" : HashSuffix(folder + "/x"),
+            options.after ? std::to_string(*options.after) : "",
+            options.before ? std::to_string(*options.before) : "",
+            options.after ? DayOf(*options.after) : "",
+            options.before ? DayOf(*options.before) : ""};
+  }
+
   static std::string SchemaKey(const std::string& db, const std::string& table) {
     return fmt::format("shardlake:schema:{}:{}", db, table);
   }

@@ -37,6 +37,11 @@ local function span_key(db, tbl) return 'shardlake:span:' .. db .. ':' .. tbl en
 local function leases_key(db, tbl) return 'shardlake:leases:' .. db .. ':' .. tbl end
 local function leased_key(db, tbl) return 'shardlake:leased:' .. db .. ':' .. tbl end
 local function droplists_key(db, tbl) return 'shardlake:droplists:' .. db .. ':' .. tbl end
+local function version_key(db, tbl) return 'shardlake:version:' .. db .. ':' .. tbl end
+
+-- Records a change of a table (Index::ChangeVersion); part of every script
+-- that changes the table, so it is atomic with the change.
+local function touch(db, tbl) redis.call('INCR', version_key(db, tbl)) end
 
 -- The files-hash suffix of a folder: its first segment, '_root' for ''.
 local function seg_of_folder(folder)
@@ -85,6 +90,40 @@ local function remove_entry(db, tbl, seg, path, folder)
   local fo = folders_key(db, tbl)
   if redis.call('HINCRBY', fo, folder, -1) <= 0 then redis.call('HDEL', fo, folder) end
   if redis.call('EXISTS', fk) == 0 then redis.call('HDEL', span_key(db, tbl), seg) end
+end
+
+-- The files hashes a time-range query must read (ARGV layout of kQueryScript).
+-- A hash is skipped only when it provably holds nothing in range: its
+-- recorded span (entries written by shardlake) does not overlap and, for a
+-- GigAPI day hash, its day is outside [first_day, last_day].
+local function query_keys(db, tbl, only, after, before, first_day, last_day)
+  local segs
+  if only ~= '' then segs = {only} else segs = all_segments(db, tbl) end
+  local bounded = after ~= '' or before ~= ''
+  local sk = span_key(db, tbl)
+  local keys = {}
+  for _, seg in ipairs(segs) do
+    local keep = true
+    if bounded then
+      local known, hit = false, false
+      local span = redis.call('HGET', sk, seg)
+      if span then
+        local lo, hi = string.match(span, '^(%S+) (%S+)$')
+        if lo then
+          known = true
+          hit = (after == '' or cmp(hi, after) >= 0) and (before == '' or cmp(lo, before) <= 0)
+        end
+      end
+      local day = string.match(seg, '^date=(%d%d%d%d%-%d%d%-%d%d)$')
+      if day then
+        known = true
+        hit = hit or ((first_day == '' or day >= first_day) and (last_day == '' or day <= last_day))
+      end
+      keep = hit or not known
+    end
+    if keep then keys[#keys + 1] = files_key(db, tbl, seg) end
+  end
+  return keys
 end
 
 -- Ends lease `lid`: its record, its holds on paths, its processing-list item.
@@ -237,6 +276,17 @@ for _, key in ipairs(adds.order) do
   end
   widen(g.db, g.tbl, g.seg, lo, hi)
 end
+local touched = {}
+for _, g in ipairs({adds, removes}) do
+  for _, key in ipairs(g.order) do
+    local e = g.by_key[key]
+    local id = e.db .. '\0' .. e.tbl
+    if not touched[id] then
+      touched[id] = true
+      touch(e.db, e.tbl)
+    end
+  end
+end
 for _, id in ipairs(delta_order) do
   local d = deltas[id]
   if d.n ~= 0 and redis.call('HINCRBY', d.key, d.folder, d.n) <= 0 then
@@ -247,43 +297,21 @@ return n_add + n_rm
 )lua"};
 
 const Script kQueryScript = {"query", R"lua(
-local db, tbl, only = ARGV[1], ARGV[2], ARGV[3]
-local after, before, first_day, last_day = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local segs
-if only ~= '' then segs = {only} else segs = all_segments(db, tbl) end
-local bounded = after ~= '' or before ~= ''
-local sk = span_key(db, tbl)
 local out = {}
-for _, seg in ipairs(segs) do
-  local keep = true
-  if bounded then
-    -- A hash is skipped only when it provably holds nothing in range: its
-    -- recorded span (entries written by shardlake) does not overlap and, for
-    -- a GigAPI day hash, its day is outside [first_day, last_day].
-    local known, hit = false, false
-    local span = redis.call('HGET', sk, seg)
-    if span then
-      local lo, hi = string.match(span, '^(%S+) (%S+)$')
-      if lo then
-        known = true
-        hit = (after == '' or cmp(hi, after) >= 0) and (before == '' or cmp(lo, before) <= 0)
-      end
-    end
-    local day = string.match(seg, '^date=(%d%d%d%d%-%d%d%-%d%d)$')
-    if day then
-      known = true
-      hit = hit or ((first_day == '' or day >= first_day) and (last_day == '' or day <= last_day))
-    end
-    keep = hit or not known
+for _, key in ipairs(query_keys(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])) do
+  local kv = redis.call('HGETALL', key)
+  if #kv > 0 then
+    out[#out + 1] = key
+    out[#out + 1] = kv
   end
-  if keep then
-    local key = files_key(db, tbl, seg)
-    local kv = redis.call('HGETALL', key)
-    if #kv > 0 then
-      out[#out + 1] = key
-      out[#out + 1] = kv
-    end
-  end
+end
+return out
+)lua"};
+
+const Script kQueryPathsScript = {"query_paths", R"lua(
+local out = {redis.call('GET', version_key(ARGV[1], ARGV[2])) or '0'}
+for _, key in ipairs(query_keys(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])) do
+  for _, path in ipairs(redis.call('HKEYS', key)) do out[#out + 1] = path end
 end
 return out
 )lua"};
@@ -294,6 +322,7 @@ if redis.call('EXISTS', ARGV[1]) == 1 then
 end
 redis.call('SET', ARGV[1], ARGV[2])
 redis.call('SADD', 'shardlake:tables', ARGV[3])
+touch(ARGV[4], ARGV[5])
 return 'OK'
 )lua"};
 
@@ -326,6 +355,7 @@ for _, list in ipairs(redis.call('SMEMBERS', dk)) do
   redis.call('DEL', list)
 end
 redis.call('DEL', dk)
+touch(db, tbl)
 return {entries, drops}
 )lua"};
 
@@ -436,6 +466,7 @@ for k = 1, n do
   i = i + 3
 end
 add_entry(db, tbl, mseg, mpath, mfolder, mjson, mlo, mhi)
+touch(db, tbl)
 redis.call('HDEL', lk, id)
 if type(d.list) == 'string' then redis.call('LREM', d.list, 0, rec) end
 return 'OK'

@@ -1,6 +1,8 @@
 // The Lua scripts of the Redis catalog backend (see redis_index.h for the key
 // layout). Each script validates everything before its first write, because
-// Redis keeps the writes a script made before it failed. Errors are returned as
+// Redis keeps the writes a script made before it failed. Every script that
+// changes a table also increments its "shardlake:version:{db}:{table}" key
+// (Index::ChangeVersion) in the same run. Errors are returned as
 // error replies "<CODE> <message>" with CODE one of INVALID_ARGUMENT,
 // ALREADY_EXISTS, NOT_FOUND, FAILED_PRECONDITION, DATA_LOSS.
 //
@@ -32,7 +34,12 @@ extern const Script kBatchScript;
 // array [key1, [field, value, ...], key2, [...], ...] read atomically.
 extern const Script kQueryScript;
 
-// ARGV: schema key, schema JSON, tables-set member. Errors: ALREADY_EXISTS.
+// The same ARGV as kQueryScript. Returns [version, path, path, ...]: the
+// table's change version and the fields of the same hashes, read atomically.
+extern const Script kQueryPathsScript;
+
+// ARGV: schema key, schema JSON, tables-set member, db, table.
+// Errors: ALREADY_EXISTS.
 extern const Script kCreateTableScript;
 
 // ARGV: db, table. Returns [[entry JSON...], [drop item JSON...]].
@@ -56,7 +63,8 @@ extern const Script kAbandonScript;
 extern const Script kForgetDropsScript;
 
 inline constexpr const Script* kAllScripts[] = {
-    &kBatchScript, &kQueryScript,         &kCreateTableScript, &kDropTableScript,
-    &kLeaseScript, &kCompleteMergeScript, &kAbandonScript,     &kForgetDropsScript};
+    &kBatchScript,         &kQueryScript,     &kQueryPathsScript,
+    &kCreateTableScript,   &kDropTableScript, &kLeaseScript,
+    &kCompleteMergeScript, &kAbandonScript,   &kForgetDropsScript};
 
 }  // namespace shardlake::redis
