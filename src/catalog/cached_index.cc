@@ -95,11 +95,15 @@ absl::StatusOr<std::vector<IndexEntry>> CachedIndex::Query(const std::string& da
                                                            const std::string& table,
                                                            const QueryOptions& options) {
   CatalogStats::Call call(&stats_, "Query");
+  if (options.after && options.before && *options.after > *options.before) {
+    return std::vector<IndexEntry>();
+  }
   absl::StatusOr<int64_t> version = remote_->ChangeVersion(database, table);
-  if (absl::IsUnimplemented(version.status())) return call.Done(remote_->Query(database, table, options));
+  if (absl::IsUnimplemented(version.status()))
+    return call.Done(remote_->Query(database, table, options));
   RETURN_IF_ERROR(call.Done(version.status()));
-  QueryKey key{database, table, catalog_internal::NormalizedFolder(options), options.after,
-               options.before, options.iteration};
+  QueryKey key{database,      table,          catalog_internal::NormalizedFolder(options),
+               options.after, options.before, options.iteration};
   {
     std::lock_guard lock(mu_);
     auto it = answers_.find(key);

@@ -125,7 +125,7 @@ class CachedIndex : public Index {
   CatalogStats& stats_;
 
   std::mutex mu_;
-  std::map<QueryKey, RememberedAnswer> answers_;  // guarded by mu_
+  std::map<QueryKey, RememberedAnswer> answers_;                             // guarded by mu_
   std::map<std::pair<std::string, std::string>, RememberedSchema> schemas_;  // guarded by mu_
 };
 

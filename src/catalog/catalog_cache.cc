@@ -94,9 +94,9 @@ absl::StatusOr<std::unique_ptr<CatalogCache>> CatalogCache::Open(
   std::unique_ptr<CatalogCache> cache(new CatalogCache(catalog, options));
   const std::string file = options.path.empty() ? ":memory:" : options.path;
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   cache->db_.reset(raw);  // owned even on failure
   if (rc != SQLITE_OK) return cache->Error(rc, "cannot open the cache file");
   sqlite3_extended_result_codes(raw, 1);

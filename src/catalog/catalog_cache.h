@@ -38,8 +38,8 @@
 namespace shardlake {
 
 struct CatalogCacheOptions {
-  std::string path;              // SQLite file; "" keeps the cache in memory
-  bool inserts_enabled = true;   // false: read what is there, never add
+  std::string path;                 // SQLite file; "" keeps the cache in memory
+  bool inserts_enabled = true;      // false: read what is there, never add
   size_t memory_entries = 1 << 18;  // decoded entries kept in memory (LRU)
 };
 
@@ -90,9 +90,9 @@ class CatalogCache {
   const CatalogCacheOptions options_;
 
   std::mutex mu_;
-  sqlite::Db db_;               // guarded by mu_; statements below too
-  sqlite::Stmt find_entry_;     // catalog, database, tbl, path -> entry_json
-  sqlite::Stmt insert_entry_;   // catalog, database, tbl, path, entry_json
+  sqlite::Db db_;              // guarded by mu_; statements below too
+  sqlite::Stmt find_entry_;    // catalog, database, tbl, path -> entry_json
+  sqlite::Stmt insert_entry_;  // catalog, database, tbl, path, entry_json
   // LRU of decoded entries, most recent first, keyed by database, table and
   // path joined with '\0'.
   using LruList = std::list<std::pair<std::string, std::shared_ptr<const IndexEntry>>>;

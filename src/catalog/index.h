@@ -193,9 +193,10 @@ class Index {
 
   // A per-table counter that increases, in the same atomic step, with every
   // change to the table: Batch adding or removing its entries, CompleteMerge,
-  // CreateTable and DropTable. It never goes back, not even across a drop and
-  // re-creation, so an unchanged value means nothing changed. 0 for a table
-  // that was never changed.
+  // CreateTable and DropTable. It never goes back or repeats, not even across
+  // a drop and re-creation of the table or a loss of the catalog's data (a
+  // counter that has to be created starts at the time in microseconds), so an
+  // unchanged value means nothing changed. 0 for a table never changed.
   virtual absl::StatusOr<int64_t> ChangeVersion(const std::string& database,
                                                 const std::string& table);
 

@@ -12,6 +12,19 @@
 #include "fmt/format.h"
 
 namespace shardlake {
+
+const std::shared_ptr<nlohmann::json>& SharedJson::EmptyObject() {
+  // Never destroyed (entries may be copied during shutdown); never written,
+  // since its use count never drops to 1.
+  static const auto* const empty = new std::shared_ptr<nlohmann::json>(
+      std::make_shared<nlohmann::json>(nlohmann::json::object()));
+  return *empty;
+}
+
+nlohmann::json& SharedJson::mutable_json() {
+  if (value_.use_count() != 1) value_ = std::make_shared<nlohmann::json>(*value_);
+  return *value_;
+}
 namespace {
 
 using nlohmann::json;
@@ -86,10 +99,10 @@ absl::Status ReadDecimalString(const json& object, const char* field, int64_t* o
   return absl::OkStatus();
 }
 
-absl::Status ReadStats(const json& object, const char* field, json* out) {
+absl::Status ReadStats(const json& object, const char* field, SharedJson* out) {
   auto it = object.find(field);
   if (it == object.end() || it->is_null()) {  // GigAPI writes null for "no stats"
-    *out = json::object();
+    *out = SharedJson();
     return absl::OkStatus();
   }
   if (!it->is_object()) return FieldError("an object", field, *it);
@@ -108,8 +121,8 @@ nlohmann::json IndexEntryToJson(const IndexEntry& entry) {
   out["size_bytes"] = entry.size_bytes;
   out["row_count"] = entry.row_count;
   out["chunk_time"] = entry.chunk_time;
-  out["min"] = entry.min;
-  out["max"] = entry.max;
+  out["min"] = entry.min.json();
+  out["max"] = entry.max.json();
   out["min_time"] = entry.min_time;
   out["max_time"] = entry.max_time;
   out["writer_id"] = entry.writer_id;
@@ -322,8 +335,10 @@ bool FlatEntryFromJsonText(std::string_view text, IndexEntry* entry) {
         if (!in.Number(&value, &is_integer) || !is_integer) return false;
         *int_field = value.get<int64_t>();
       } else if (key == "min" || key == "max") {
-        json* stats = key == "min" ? &entry->min : &entry->max;
-        if (in.Peek() != '{' || !in.FlatObject(stats)) return false;
+        SharedJson* stats = key == "min" ? &entry->min : &entry->max;
+        json flat;
+        if (in.Peek() != '{' || !in.FlatObject(&flat)) return false;
+        *stats = std::move(flat);
       } else if (key == "str_min_time" || key == "str_max_time" || key == "str_chunk_time") {
         std::string_view value;
         if (!in.String(&value)) return false;

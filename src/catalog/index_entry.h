@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,41 @@
 #include "nlohmann/json.hpp"
 
 namespace shardlake {
+
+// An immutable JSON value shared between copies: copying an IndexEntry (which
+// catalog caches and answers do by the thousand) copies a pointer, not a tree
+// of maps. Mutation goes through mutable_json(), which copies first when the
+// value is shared. Reads are thread-safe; a SharedJson object itself is not
+// synchronized (like any value).
+class SharedJson {
+ public:
+  SharedJson() : value_(EmptyObject()) {}
+  SharedJson(nlohmann::json value)  // NOLINT: implicit, like the json it holds
+      : value_(std::make_shared<nlohmann::json>(std::move(value))) {}
+  SharedJson(nlohmann::json::initializer_list_t init)  // NOLINT: e.min = {{"a", 1}}
+      : value_(std::make_shared<nlohmann::json>(init)) {}
+
+  const nlohmann::json& json() const { return *value_; }
+  operator const nlohmann::json&() const { return *value_; }  // NOLINT
+  const nlohmann::json* operator->() const { return value_.get(); }
+  const nlohmann::json& operator*() const { return *value_; }
+  // The value of `key` (which must exist).
+  const nlohmann::json& operator[](const std::string& key) const { return value_->at(key); }
+  bool contains(const std::string& key) const { return value_->contains(key); }
+  std::string dump() const { return value_->dump(); }
+
+  // The value for writing; copied first if another SharedJson shares it.
+  nlohmann::json& mutable_json();
+
+  bool operator==(const SharedJson& other) const {
+    return value_ == other.value_ || *value_ == *other.value_;
+  }
+
+ private:
+  static const std::shared_ptr<nlohmann::json>& EmptyObject();
+  // Never written while shared (use_count() > 1).
+  std::shared_ptr<nlohmann::json> value_;
+};
 
 struct IndexEntry {
   std::string layer = "default";  // storage layer name
@@ -25,8 +61,8 @@ struct IndexEntry {
   // Per-column minimum and maximum, keyed by column name. Values are JSON
   // numbers (integers; doubles; DATE as days since 1970; TIMESTAMP kinds as Unix
   // ns), strings or booleans. A column without a value has no usable stats.
-  nlohmann::json min = nlohmann::json::object();
-  nlohmann::json max = nlohmann::json::object();
+  SharedJson min;
+  SharedJson max;
   int64_t min_time = 0;  // Unix ns, min of the table's time column (0 if none)
   int64_t max_time = 0;  // Unix ns, max of the table's time column (0 if none)
   std::string writer_id;

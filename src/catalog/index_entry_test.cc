@@ -74,8 +74,8 @@ TEST(IndexEntryJsonTest, GigapiRedisStyleStringsWin) {
   EXPECT_EQ(e->max_time, k62 + 7);
   EXPECT_EQ(e->database, "mydb");
   EXPECT_EQ(e->size_bytes, 2048);
-  EXPECT_EQ(e->min, json::object());
-  EXPECT_EQ(e->max, json::object());
+  EXPECT_EQ(e->min.json(), json::object());
+  EXPECT_EQ(e->max.json(), json::object());
 
   // Empty strings do not win.
   j["str_min_time"] = "";

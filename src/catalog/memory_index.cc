@@ -12,6 +12,7 @@
 #include "catalog/merge_planning.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/time_util.h"
 #include "fmt/format.h"
 
 namespace shardlake {
@@ -36,8 +37,11 @@ struct MemoryIndex::State {
   // version never goes back. Guarded by mu.
   std::map<TableKey, int64_t> versions;
 
+  // A new counter starts at the time in microseconds, as the remote
+  // backends do, so a version never repeats.
   void Bump(const std::string& database, const std::string& table) {
-    ++versions[{database, table}];
+    auto [it, created] = versions.try_emplace({database, table}, NowUnixNanos() / 1000);
+    ++it->second;
   }
 
   // Drops `it` when it holds nothing. Requires mu.

@@ -141,9 +141,6 @@ std::string QuerySql(int variant) {
   return sql;
 }
 
-
-
-
 std::string_view FolderView(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : path.substr(0, slash);
@@ -549,13 +546,14 @@ struct SqliteIndex::Impl {
     for (int column : {5, 6}) {
       auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
       size_t size = static_cast<size_t>(sqlite3_column_bytes(stmt, column));
-      nlohmann::json& out = column == 5 ? entry.min : entry.max;
-      out = ParseStats(text == nullptr ? std::string_view("{}") : std::string_view(text, size));
-      if (out.is_discarded()) {
+      nlohmann::json stats =
+          ParseStats(text == nullptr ? std::string_view("{}") : std::string_view(text, size));
+      if (stats.is_discarded()) {
         return absl::DataLossError(fmt::format("{}: entry '{}' of {}.{} has invalid {} JSON",
                                                describe, entry.path, database, table,
                                                column == 5 ? "min" : "max"));
       }
+      (column == 5 ? entry.min : entry.max) = std::move(stats);
     }
     entry.min_time = sqlite3_column_int64(stmt, 7);
     entry.max_time = sqlite3_column_int64(stmt, 8);

@@ -260,10 +260,10 @@ absl::StatusOr<std::map<std::string, IndexEntry>> ComputeFileStatistics(
         }
       };
       // A NaN maximum means the column holds NaN: leave max unset (no bound).
-      store(min_text, entry.min);
-      store(max_text, entry.max);
+      store(min_text, entry.min.mutable_json());
+      store(max_text, entry.max.mutable_json());
       if (domain == StatDomain::kNumeric && !entry.max.contains(column->name)) {
-        entry.min.erase(column->name);
+        entry.min.mutable_json().erase(column->name);
       }
       if (column->name == schema.time_column && min_text && max_text) {
         entry.min_time = std::stoll(*min_text);

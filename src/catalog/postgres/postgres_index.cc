@@ -53,12 +53,12 @@ absl::StatusOr<IndexEntry> ReadEntry(const Result& result, int row, const std::s
   e.row_count = result.Int(row, 3);
   e.chunk_time = result.Int(row, 4);
   for (auto [column, stats] : {std::pair{5, &e.min}, std::pair{6, &e.max}}) {
-    std::string_view text = result.Text(row, column);
-    *stats = ParseStatsJson(text);
-    if (stats->is_discarded()) {
+    nlohmann::json parsed = ParseStatsJson(result.Text(row, column));
+    if (parsed.is_discarded()) {
       return absl::DataLossError(fmt::format("{}: stored stats of {}.{} '{}' are not JSON",
                                              describe, database, table, e.path));
     }
+    *stats = std::move(parsed);
   }
   e.min_time = result.Int(row, 7);
   e.max_time = result.Int(row, 8);
@@ -105,11 +105,15 @@ class Statement {
 };
 
 // Increments the change version of each table in `tables` (arrays $1, $2,
-// sorted, so concurrent transactions lock the rows in one order).
+// sorted, so concurrent transactions lock the rows in one order). A new
+// counter starts at the time in microseconds (kNewVersion), so a version
+// never repeats, even after the catalog was dropped and created again.
+#define SHARDLAKE_NEW_VERSION "(extract(epoch FROM clock_timestamp()) * 1000000)::int8"
 constexpr const char* kBumpVersions =
-    "INSERT INTO shardlake_table_versions AS v (database, tbl, version) SELECT d, t, 1 FROM "
-    "unnest($1::text[], $2::text[]) AS r(d, t) ORDER BY 1, 2 ON CONFLICT (database, tbl) DO "
-    "UPDATE SET version = v.version + 1";
+    "INSERT INTO shardlake_table_versions AS v (database, tbl, version) SELECT d, "
+    "t, " SHARDLAKE_NEW_VERSION
+    " FROM unnest($1::text[], $2::text[]) AS r(d, t) ORDER BY 1, 2 ON CONFLICT (database, tbl) "
+    "DO UPDATE SET version = v.version + 1";
 
 // Builds the Query statement: the time range is a range scan of
 // shardlake_files_by_time over min_time in [after - longest span, before]
@@ -377,9 +381,9 @@ class PostgresIndex final : public Index {
                         "WITH created AS (INSERT INTO shardlake_tables (database, tbl, "
                         "schema_json, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING "
                         "RETURNING database, tbl), bumped AS (INSERT INTO shardlake_table_versions "
-                        "AS v (database, tbl, version) SELECT database, tbl, 1 FROM created ON "
-                        "CONFLICT (database, tbl) DO UPDATE SET version = v.version + 1) "
-                        "SELECT count(*) FROM created",
+                        "AS v (database, tbl, version) SELECT database, tbl, " SHARDLAKE_NEW_VERSION
+                        " FROM created ON CONFLICT (database, tbl) DO UPDATE SET version = "
+                        "v.version + 1) SELECT count(*) FROM created",
                         params));
           created = result.Int(0, 0) == 1;
           return absl::OkStatus();

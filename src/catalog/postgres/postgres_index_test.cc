@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 
+#include "catalog/cache_conformance.h"
 #include "catalog/catalog_stats.h"
 #include "catalog/index_conformance.h"
 #include "catalog/postgres/pg_conn.h"
@@ -82,21 +83,49 @@ void DropDatabases() {
   Databases().clear();
 }
 
-absl::StatusOr<std::unique_ptr<Index>> OpenFreshPostgres() {
+// The URI of the catalog of the current test (FreshCatalog).
+std::string& CurrentCatalog() {
+  static std::string uri;
+  return uri;
+}
+
+absl::Status FreshCatalog() {
   ASSIGN_OR_RETURN(std::string name, FreshDatabase());
   ASSIGN_OR_RETURN(Uri uri, ParseUri((*Server())->UriFor(name)));
   RETURN_IF_ERROR(InitPostgresCatalog(uri).status());
-  return OpenIndex(uri.original);
+  CurrentCatalog() = uri.original;
+  return absl::OkStatus();
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, IndexConformanceTest,
-                         ::testing::Values(IndexBackend{"postgresql", OpenFreshPostgres,
-                                                        DropDatabases}),
+absl::StatusOr<std::unique_ptr<Index>> OpenCurrent(bool cache) {
+  IndexOptions options;
+  options.cache = cache;
+  return OpenIndex(CurrentCatalog(), options);
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenFreshPostgres() {
+  RETURN_IF_ERROR(FreshCatalog());
+  return OpenCurrent(/*cache=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<Index>> OpenFreshCachedPostgres() {
+  RETURN_IF_ERROR(FreshCatalog());
+  return OpenCurrent(/*cache=*/true);
+}
+
+std::vector<IndexBackend> Backends() {
+  return {IndexBackend{"postgresql", OpenFreshPostgres, DropDatabases},
+          IndexBackend{"cached_postgresql", OpenFreshCachedPostgres, DropDatabases}};
+}
+INSTANTIATE_TEST_SUITE_P(Postgres, IndexConformanceTest, ::testing::ValuesIn(Backends()),
                          IndexBackendName);
-INSTANTIATE_TEST_SUITE_P(Postgres, MergePlanTest,
-                         ::testing::Values(IndexBackend{"postgresql", OpenFreshPostgres,
-                                                        DropDatabases}),
+INSTANTIATE_TEST_SUITE_P(Postgres, MergePlanTest, ::testing::ValuesIn(Backends()),
                          IndexBackendName);
+INSTANTIATE_TEST_SUITE_P(Postgres, CacheConformanceTest,
+                         ::testing::Values(CacheBackend{"postgresql", FreshCatalog,
+                                                        [] { return OpenCurrent(false); },
+                                                        DropDatabases}),
+                         CacheBackendName);
 
 class PostgresIndexTest : public ::testing::Test {
  protected:
@@ -132,8 +161,11 @@ class PostgresIndexTest : public ::testing::Test {
     return e;
   }
 
+  // Uncached: some tests look at the PostgreSQL backend itself.
   std::unique_ptr<Index> MustOpen(const std::string& query = "") {
-    auto index = OpenIndex(uri_text_ + query);
+    IndexOptions options;
+    options.cache = false;
+    auto index = OpenIndex(uri_text_ + query, options);
     EXPECT_TRUE(index.ok()) << index.status();
     return index.ok() ? std::move(*index) : nullptr;
   }

@@ -40,8 +40,17 @@ local function droplists_key(db, tbl) return 'shardlake:droplists:' .. db .. ':'
 local function version_key(db, tbl) return 'shardlake:version:' .. db .. ':' .. tbl end
 
 -- Records a change of a table (Index::ChangeVersion); part of every script
--- that changes the table, so it is atomic with the change.
-local function touch(db, tbl) redis.call('INCR', version_key(db, tbl)) end
+-- that changes the table, so it is atomic with the change. A counter that
+-- must be created (first change, or Redis lost its data) starts at the
+-- server's time in microseconds, so a version never repeats.
+local function touch(db, tbl)
+  local key = version_key(db, tbl)
+  if redis.call('EXISTS', key) == 0 then
+    local now = redis.call('TIME')
+    redis.call('SET', key, now[1] .. string.format('%06d', tonumber(now[2])))
+  end
+  redis.call('INCR', key)
+end
 
 -- The files-hash suffix of a folder: its first segment, '_root' for ''.
 local function seg_of_folder(folder)
