@@ -155,8 +155,11 @@ RowRandom LineRandom(uint64_t seed, int64_t order_unit, int line) {
 }
 
 // The order-level values of order unit `unit`; `random` is left positioned at
-// the order's comment. o_orderstatus and o_totalprice come from its lines.
-OrderValues DrawOrder(const Generator::Impl& impl, uint64_t seed, int64_t unit, RowRandom& random) {
+// the order's comment. o_orderstatus and o_totalprice come from its lines,
+// and are computed only `with_totals` (the lines use their own streams, so
+// skipping them changes nothing else).
+OrderValues DrawOrder(const Generator::Impl& impl, uint64_t seed, int64_t unit, RowRandom& random,
+                      bool with_totals) {
   OrderValues order;
   order.orderkey = OrderKey(unit);
   // Customers whose key is a multiple of 3 place no orders: draw among the
@@ -170,6 +173,8 @@ OrderValues DrawOrder(const Generator::Impl& impl, uint64_t seed, int64_t unit, 
   order.lines = static_cast<int>(random.Uniform(1, kMaxLinesPerOrder));
   int open_lines = 0;
   order.total_cents = 0;
+  order.status = '?';
+  if (!with_totals) return order;
   for (int line = 0; line < order.lines; ++line) {
     RowRandom line_random = LineRandom(seed, unit, line);
     LineValues values = DrawLine(impl, line_random, order.orderdate);
@@ -424,7 +429,7 @@ class RangeProducer : public duck::ChunkProducer {
 
   size_t Orders(ChunkWriter& out, size_t row, int64_t unit) {
     RowRandom random(seed_, Stream::kOrder, static_cast<uint64_t>(unit));
-    OrderValues order = DrawOrder(impl_, seed_, unit, random);
+    OrderValues order = DrawOrder(impl_, seed_, unit, random, /*with_totals=*/true);
     out.Int64Column(0)[row] = order.orderkey;
     out.Int64Column(1)[row] = order.custkey;
     out.SetString(2, row, std::string_view(&order.status, 1));
@@ -441,9 +446,8 @@ class RangeProducer : public duck::ChunkProducer {
 
   size_t Lineitem(ChunkWriter& out, size_t row, int64_t unit) {
     RowRandom order_random(seed_, Stream::kOrder, static_cast<uint64_t>(unit));
-    // Only the order date and line count are needed; drawing the whole order
-    // keeps the draw sequence identical to the orders table's.
-    OrderValues order = DrawOrder(impl_, seed_, unit, order_random);
+    // The order's key, date and line count: the orders table's draws.
+    OrderValues order = DrawOrder(impl_, seed_, unit, order_random, /*with_totals=*/false);
     for (int line = 0; line < order.lines; ++line) {
       size_t at = row + static_cast<size_t>(line);
       RowRandom random = LineRandom(seed_, unit, line);
