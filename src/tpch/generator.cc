@@ -524,6 +524,32 @@ const std::vector<ColumnSpec>& TableColumns(Table table) {
   return kColumns[static_cast<size_t>(table)];
 }
 
+std::string ColumnDefinitions(Table table) {
+  std::string sql;
+  for (const ColumnSpec& column : TableColumns(table)) {
+    if (!sql.empty()) sql += ", ";
+    sql += column.name;
+    switch (column.type) {
+      case ColumnType::kInteger:
+        sql += " INTEGER";
+        break;
+      case ColumnType::kBigInt:
+        sql += " BIGINT";
+        break;
+      case ColumnType::kDecimal15_2:
+        sql += " DECIMAL(15,2)";
+        break;
+      case ColumnType::kDate:
+        sql += " DATE";
+        break;
+      case ColumnType::kVarchar:
+        sql += " VARCHAR";
+        break;
+    }
+  }
+  return sql;
+}
+
 Generator::Generator(double scale_factor, uint64_t seed)
     : scale_factor_(scale_factor), seed_(seed) {
   auto impl = std::make_unique<Impl>(seed);

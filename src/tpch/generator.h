@@ -41,6 +41,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -63,6 +64,9 @@ absl::StatusOr<Table> ParseTable(std::string_view name);
 // The table's columns in specification order. Keys are BIGINT (nation and
 // region keys INTEGER), money and quantities DECIMAL(15,2), dates DATE.
 const std::vector<duck::ColumnSpec>& TableColumns(Table table);
+// The same columns as SQL column definitions, for CREATE TABLE t (...):
+// "n_nationkey INTEGER, n_name VARCHAR, n_regionkey INTEGER, n_comment VARCHAR".
+std::string ColumnDefinitions(Table table);
 
 class Generator {
  public:
