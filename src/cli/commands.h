@@ -2,10 +2,15 @@
 // process exit code and prints its own errors (one line, to stderr).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cli/context.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace shardlake::cli {
 
@@ -27,6 +32,20 @@ int RunFiles(const GlobalOptions& options, const std::string& table, const std::
 // `shardlake compact [--now] [--grace S]`: merges what is due once and deletes
 // merged sources whose grace period has passed.
 int RunCompact(const GlobalOptions& options, bool now, double grace_seconds);
+
+// `shardlake tpch gen --sf SF --out DIR [--seed N] [--threads N] [--tables a,b]
+// [--rows-per-file N]`: TPC-H tables as plain Parquet files (cmd_tpch.cc).
+struct TpchFlags {
+  double scale_factor = 1;
+  std::string out_dir;
+  uint64_t seed = 0;
+  int threads = 0;  // 0: the global --threads, else all cores
+  std::vector<std::string> tables;
+  int64_t rows_per_file = 2'000'000;
+};
+// Adds the `tpch` subcommand (with `gen`) to `app`, bound to `flags`.
+CLI::App* AddTpchCommand(CLI::App& app, TpchFlags& flags);
+int RunTpch(const GlobalOptions& options, const TpchFlags& flags);
 
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);

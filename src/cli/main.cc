@@ -67,6 +67,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"init", "migrate", "status", "drop"}));
   catalog_cmd->add_flag("--yes", admin_flags.yes, shardlake::cli::kCatalogAdminYesHelp);
 
+  shardlake::cli::TpchFlags tpch_flags;
+  CLI::App* tpch_cmd = shardlake::cli::AddTpchCommand(app, tpch_flags);
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("compact")) {
     return shardlake::cli::RunCompact(options, compact_now, grace_seconds);
   }
+  if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }

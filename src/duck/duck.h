@@ -247,6 +247,7 @@ class Connection {
   double Progress();
 
  private:
+  friend class TableFunction;  // registers table functions (duck/table_function.h)
   explicit Connection(_duckdb_connection* handle) : handle_(handle) {}
   _duckdb_connection* handle_;
 };
