@@ -36,7 +36,8 @@ using Handle = std::unique_ptr<T, Deleter<T, Free>>;
 inline void FreeBio(BIO* bio) { BIO_free(bio); }
 
 using Asn1Integer = Handle<ASN1_INTEGER, ASN1_INTEGER_free>;
-using Asn1OctetString = Handle<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free>;
+// Any ASN1_STRING type: ASN1_OCTET_STRING, ASN1_IA5STRING, ...
+using Asn1String = Handle<ASN1_STRING, ASN1_STRING_free>;
 using Asn1Time = Handle<ASN1_TIME, ASN1_TIME_free>;
 using BigNum = Handle<BIGNUM, BN_free>;
 using Bio = Handle<BIO, FreeBio>;

@@ -114,16 +114,15 @@ absl::Status AppendAltName(GENERAL_NAMES* names, const std::string& name) {
   ossl::GeneralName general_name(GENERAL_NAME_new());
   if (!general_name) return ossl::OpenSslError("cannot allocate a subjectAltName");
   if (IsIpAddress(name)) {
-    ASN1_OCTET_STRING* address = a2i_IPADDRESS(name.c_str());
-    if (address == nullptr) return ossl::OpenSslError(fmt::format("cannot encode IP {}", name));
-    GENERAL_NAME_set0_value(general_name.get(), GEN_IPADD, address);
+    ossl::Asn1String address(a2i_IPADDRESS(name.c_str()));
+    if (!address) return ossl::OpenSslError(fmt::format("cannot encode IP {}", name));
+    GENERAL_NAME_set0_value(general_name.get(), GEN_IPADD, address.release());
   } else {
-    ASN1_IA5STRING* dns = ASN1_IA5STRING_new();
-    if (dns == nullptr || ASN1_STRING_set(dns, name.data(), static_cast<int>(name.size())) != 1) {
-      ASN1_IA5STRING_free(dns);
+    ossl::Asn1String dns(ASN1_IA5STRING_new());
+    if (!dns || ASN1_STRING_set(dns.get(), name.data(), static_cast<int>(name.size())) != 1) {
       return ossl::OpenSslError(fmt::format("cannot encode DNS name {}", name));
     }
-    GENERAL_NAME_set0_value(general_name.get(), GEN_DNS, dns);
+    GENERAL_NAME_set0_value(general_name.get(), GEN_DNS, dns.release());
   }
   if (sk_GENERAL_NAME_push(names, general_name.get()) == 0) {
     return ossl::OpenSslError("cannot add a subjectAltName");

@@ -23,9 +23,7 @@
 namespace shardlake {
 namespace {
 
-using ::testing::Contains;
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 constexpr int kSocketTimeoutSeconds = 10;
 
