@@ -10,7 +10,8 @@
 //   RETURN_IF_ERROR(staging.Commit());
 //
 // Any early return destroys `staging`, which removes the staging directory:
-// the target is untouched. Commit swaps the directories with one
+// the target is untouched (a crash before Commit leaves the target untouched
+// and a ".<name>.staging.<id>" directory next to it, to be deleted by hand). Commit swaps the directories with one
 // renameat2(RENAME_EXCHANGE) and then removes the old one, so a reader (or a
 // crash) sees the old directory or the new one, never a mix. Where the file
 // system lacks RENAME_EXCHANGE it renames the old directory aside, the new one
@@ -88,10 +89,14 @@ class BootstrapStaging {
  public:
   // Refuses a `data_dir` that exists and is not an empty directory, unless
   // `force`; then creates "<parent>/.<name>.staging.<id>" with mode 0700.
+  // `data_dir` may be relative and may go through symlinks; it is resolved
+  // now, and the real directory is the one replaced. Missing parent
+  // directories are created.
   // Errors: InvalidArgument for an empty path or one without a final name
-  // (e.g. "/"); FailedPrecondition, saying to pass --force, if `data_dir` exists
-  // and is not empty (or, with force, is not a directory); errno-based errors
-  // (common/errno_status.h) for the parent or the staging directory.
+  // (e.g. "/"); FailedPrecondition if `data_dir` exists and is not a directory,
+  // or, without `force`, is a non-empty directory (the message says to pass
+  // --force); errno-based errors (common/errno_status.h) for the parent or the
+  // staging directory.
   static absl::StatusOr<BootstrapStaging> Begin(const std::string& data_dir, bool force);
 
   BootstrapStaging(BootstrapStaging&& other) noexcept;
