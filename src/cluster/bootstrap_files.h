@@ -10,16 +10,17 @@
 //   RETURN_IF_ERROR(staging.Commit());
 //
 // Any early return destroys `staging`, which removes the staging directory:
-// the target is untouched (a crash before Commit leaves the target untouched
-// and a ".<name>.staging.<id>" directory next to it, to be deleted by hand). Commit swaps the directories with one
-// renameat2(RENAME_EXCHANGE) and then removes the old one, so a reader (or a
-// crash) sees the old directory or the new one, never a mix. Where the file
-// system lacks RENAME_EXCHANGE it renames the old directory aside, the new one
-// in, and then removes the old one; a crash between those two renames leaves
-// no directory at the target and the old one, complete, at
-// "<parent>/.<name>.old.<id>". A crash after the swap but before the clean-up
-// leaves the complete old directory under a ".<name>.staging.<id>" or
-// ".<name>.old.<id>" name, to be deleted by hand.
+// the target is untouched. (A crash before Commit leaves the target untouched
+// and a ".<name>.staging.<id>" directory next to it, to be deleted by hand.)
+//
+// Commit swaps the directories with one renameat2(RENAME_EXCHANGE) and then
+// removes the old one, so a reader (or a crash) sees the old directory or the
+// new one, never a mix. Where the file system lacks RENAME_EXCHANGE it renames
+// the old directory aside, the new one in, and then removes the old one; a
+// crash between those two renames leaves no directory at the target and the
+// old one, complete, at "<parent>/.<name>.old.<id>". A crash after the swap but
+// before the clean-up leaves the complete old directory under a
+// ".<name>.staging.<id>" or ".<name>.old.<id>" name, to be deleted by hand.
 //
 // Layout written by WriteSecurityFiles (paths relative to the data dir):
 //   users.json          users file (users_file.h), mode 0600: the client user and
