@@ -63,12 +63,13 @@ class UniqueFd {
   explicit UniqueFd(int fd) : fd_(fd) {}
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~UniqueFd() { reset(); }
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   int release() { return std::exchange(fd_, -1); }
+  void reset() {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
 
  private:
   int fd_;
@@ -302,9 +303,13 @@ absl::StatusOr<CachedFile> FileCache::Fetch(ObjectStore& store, const ObjectInfo
       flights_[name] = flight;
     }
 
+    bool downloaded = false;
     absl::StatusOr<PinPtr> result = FindPin(name);
     if (!*result) result = PinExisting(name, expected);
-    if (result.ok() && !*result) result = Download(store, expected, name);
+    if (result.ok() && !*result) {
+      result = Download(store, expected, name);
+      downloaded = true;
+    }
     {
       std::lock_guard lock(mutex_);
       flight->done = true;
@@ -313,10 +318,11 @@ absl::StatusOr<CachedFile> FileCache::Fetch(ObjectStore& store, const ObjectInfo
     }
     flight->finished.notify_all();
     if (!result.ok()) return result.status();
-    if (*result) {
-      RememberPin(name, *result);
+    if (PinPtr pin = *std::move(result)) {
+      RememberPin(name, pin);
+      if (!downloaded) return hit(std::move(pin));
       TouchAccessTime(path);
-      return CachedFile(path, expected, std::move(*result));
+      return CachedFile(path, expected, std::move(pin));
     }
   }
   return absl::UnavailableError(fmt::format(
@@ -351,7 +357,7 @@ absl::StatusOr<FileCache::PinPtr> FileCache::PinExisting(const std::string& name
 
   // Entries are complete when renamed into place, so the file was damaged
   // outside shardlake: delete it unless another reader holds it.
-  ::close(fd.release());
+  fd.reset();
   RemoveResult removed = RemoveResult::kPinned;
   RETURN_IF_ERROR(WithDirectoryLock([&]() -> absl::Status {
     ASSIGN_OR_RETURN(removed, RemoveUnlessPinned(name));

@@ -612,6 +612,9 @@ std::string CheckSelfDescribing(const std::string& key, const std::string& data)
   return "";
 }
 
+// Below the ~200 KiB of all keys' objects, so that children evict.
+constexpr int64_t kChildCacheBytes = 160 * 1024;
+
 size_t SizeOfVersion(int key_index, int version) {
   return 2000 + static_cast<size_t>((key_index * 7919 + version * 104729) % 30000);
 }
@@ -621,7 +624,7 @@ int HammerCache(const std::string& lake, const std::string& cache_dir, int child
                 std::chrono::steady_clock::time_point deadline, int keys) {
   auto store = LocalObjectStore::Open(lake);
   FileCacheOptions options;
-  options.max_bytes = 64 * 1024;
+  options.max_bytes = kChildCacheBytes;
   options.download_chunk_bytes = 4096;
   auto cache = FileCache::Open(cache_dir, options);
   if (!store.ok() || !cache.ok()) return 2;
@@ -661,6 +664,10 @@ int HammerCache(const std::string& lake, const std::string& cache_dir, int child
   std::thread second(work, 1);
   work(0);
   second.join();
+  // The parent checks that the run exercised misses, hits and evictions.
+  FileCacheStats stats = (*cache)->stats();
+  std::ofstream(fmt::format("{}/../child-{}.stats", cache_dir, child))
+      << stats.hits << ' ' << stats.misses << ' ' << stats.evictions << ' ' << stats.stale_removed;
   return failures.load() == 0 ? 0 : 1;
 }
 
@@ -705,6 +712,24 @@ TEST_F(FileCacheTest, ProcessesSharingADirectorySeeOnlyCompleteFiles) {
         << "child " << pid << " status " << status;
   }
 
+  FileCacheStats sum;
+  for (int child = 0; child < kChildren; ++child) {
+    FileCacheStats stats;
+    std::ifstream(fmt::format("{}/child-{}.stats", base_, child)) >> stats.hits >> stats.misses >>
+        stats.evictions >> stats.stale_removed;
+    sum.hits += stats.hits;
+    sum.misses += stats.misses;
+    sum.evictions += stats.evictions;
+    sum.stale_removed += stats.stale_removed;
+  }
+  EXPECT_GT(sum.hits, 0);
+  EXPECT_GT(sum.misses, 0);
+  EXPECT_GT(sum.evictions, 0);
+  EXPECT_GT(sum.stale_removed, 0);
+  std::fprintf(stderr, "children: %lld hits, %lld misses, %lld evictions, %lld stale removed\n",
+               static_cast<long long>(sum.hits), static_cast<long long>(sum.misses),
+               static_cast<long long>(sum.evictions), static_cast<long long>(sum.stale_removed));
+
   // Every file left under an entry name is a complete copy of its key.
   std::vector<std::string> names = Names(cache_dir_);
   EXPECT_FALSE(EntryNames(cache_dir_).empty());
@@ -720,13 +745,13 @@ TEST_F(FileCacheTest, ProcessesSharingADirectorySeeOnlyCompleteFiles) {
         << name << " does not belong to " << key;
   }
   // Concurrent downloads may overshoot the limit briefly; a trim ends it.
-  auto cache = FileCache::Open(cache_dir_, {.max_bytes = 64 * 1024});
+  auto cache = FileCache::Open(cache_dir_, {.max_bytes = kChildCacheBytes});
   ASSERT_TRUE(cache.ok());
   total = 0;
   for (const std::string& name : EntryNames(cache_dir_)) {
     total += static_cast<int64_t>(fs::file_size(cache_dir_ + "/" + name));
   }
-  EXPECT_LE(total, 64 * 1024);
+  EXPECT_LE(total, kChildCacheBytes);
 }
 
 }  // namespace
