@@ -205,9 +205,13 @@ absl::StatusOr<std::unique_ptr<FileCache>> FileCache::Open(const std::string& di
   return cache;
 }
 
-std::string FileCache::EntryFileName(const ObjectInfo& info) {
-  std::string version;
-  version.append(info.key).push_back('\0');
+std::string FileCache::EntryFileName(std::string_view store_description, const ObjectInfo& info) {
+  // NUL never occurs in a key, so these encodings are unambiguous.
+  std::string object;
+  object.append(store_description).push_back('\0');
+  object.append(info.key);
+  std::string version = object;
+  version.push_back('\0');
   version.append(info.etag).push_back('\0');
   version.append(std::to_string(info.size_bytes));
 
@@ -222,7 +226,7 @@ std::string FileCache::EntryFileName(const ObjectInfo& info) {
                 c == '.' || c == '_' || c == '-';
     if (!safe) c = '_';
   }
-  return fmt::format("k{}-v{}-{}", Sha256Hex(info.key, kKeyHashHex),
+  return fmt::format("k{}-v{}-{}", Sha256Hex(object, kKeyHashHex),
                      Sha256Hex(version, kVersionHashHex), suffix);
 }
 
@@ -269,7 +273,7 @@ absl::StatusOr<CachedFile> FileCache::Fetch(ObjectStore& store, const ObjectInfo
         "bytes; take them from ObjectStore::Stat or List",
         expected.key, expected.etag, expected.size_bytes));
   }
-  const std::string name = EntryFileName(expected);
+  const std::string name = EntryFileName(store.Describe(), expected);
   const std::string path = PathOf(name);
   auto hit = [&](PinPtr pin) {
     hits_.fetch_add(1);

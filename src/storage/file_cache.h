@@ -6,9 +6,11 @@
 //   ASSIGN_OR_RETURN(CachedFile file, cache->Fetch(store, "m/cpu/date=.../x.1.parquet"));
 //   ... read_parquet(file.path()) ...   // `file` pins the entry until it is destroyed
 //
-// Entries. An entry is one version of one object, identified by (key, etag,
-// size), stored as one file in the cache directory named
-//   k<32 hex: SHA-256 of the key>-v<16 hex: SHA-256 of key, etag, size>-<suffix>
+// Entries. An entry is one version of one object, identified by (store, key,
+// etag, size), the store named by its Describe(), stored as one file in the
+// cache directory named
+//   k<32 hex: SHA-256 of store and key>-v<16 hex: SHA-256 of store, key, etag
+//   and size>-<suffix>
 // where <suffix> is the key's last segment with every byte outside
 // [A-Za-z0-9._-] replaced by '_', cut to its last 64 characters (so
 // "x.1.parquet" keeps its extension). Keys never reach the file system as
@@ -24,28 +26,30 @@
 //
 // Downloads and sharing. Several processes (each with its own FileCache) may
 // share one directory, which must be on a local file system (flock and rename
-// semantics). A miss downloads the object in ranged gets into a temp file
-// ".download-<uuid>.tmp" in the directory (flock'd while it is written), checks
-// that exactly the expected number of bytes arrived and that the store still
-// reports the expected etag and size afterwards, fsyncs it and renames it into
-// place without replacing an existing entry (RENAME_NOREPLACE). So a file under
-// an entry name is always complete; a failed download leaves nothing behind.
-// In one process, concurrent fetches of one entry download it once; two
-// processes may both download an entry, and the first rename wins. Files that
-// vanish because another process evicted them are tolerated. Open deletes temp
-// files left behind by crashed processes: those older than
-// `stale_temp_age` that no live download holds locked.
+// semantics) and be used by one user. A miss downloads the object in ranged
+// gets into a temp file ".download-<uuid>.tmp" in the directory (flock'd while
+// it is written), checks that exactly the expected number of bytes arrived and
+// that the store still reports the expected etag and size afterwards, fsyncs
+// it and renames it into place without replacing an existing entry
+// (RENAME_NOREPLACE). So a file under an entry name is always complete, and a
+// failed download leaves nothing behind. In one process, concurrent fetches of
+// one entry download it once; two processes may both download an entry, and
+// the first rename wins. Files that vanish because another process evicted
+// them are tolerated.
 //
-// Size limit (LRU by bytes). A hit sets the entry's access time (utimensat).
-// Before each download, under an exclusive flock on "<directory>/.lock", the
-// cache deletes the least recently accessed entries until the entries, the
-// temp files of downloads in progress and the new object fit in `max_bytes`;
-// after a download it deletes the other versions of the key the same way. Pinned entries are never
-// deleted: when they alone fill the limit, the new entry is added anyway and later fetches (or
-// Trim) evict the excess once the pins are released. Downloads running concurrently in several
-// processes can also overshoot the limit briefly. An object larger than `max_bytes` is never
-// cached: Fetch fails with ResourceExhausted. Files with other names are neither counted nor
-// deleted.
+// Sweeps. At Open, before each download and after it, the cache sweeps the
+// directory under an exclusive flock on "<directory>/.lock" (one readdir and a
+// stat per file, so a miss costs O(entries)). A sweep deletes temp files left
+// behind by crashed processes (older than `stale_temp_age` and locked by no
+// live download); after a download, the other versions of the downloaded key;
+// then the least recently accessed entries (a hit sets the access time with
+// utimensat) until the entries, the temp files of downloads in progress and
+// the next object fit in `max_bytes`. Pinned entries are never deleted: when
+// they alone fill the limit, a new entry is added anyway, and later sweeps (or
+// Trim) evict the excess once the pins are released. Downloads running at once
+// in several processes can also overshoot the limit briefly. An object larger
+// than `max_bytes` is never cached: Fetch fails with ResourceExhausted. Files
+// with other names in the directory are neither counted nor deleted.
 //
 // Thread-safety: FileCache's methods may be called concurrently from any
 // thread. A CachedFile is a value used by one thread at a time; it may outlive
@@ -156,8 +160,9 @@ class FileCache {
   const std::string& directory() const { return directory_; }
   int64_t max_bytes() const { return options_.max_bytes; }
 
-  // The file name of `info`'s entry (see the header comment).
-  static std::string EntryFileName(const ObjectInfo& info);
+  // The file name of the entry for `info` from the store described as
+  // `store_description` (ObjectStore::Describe(); see the header comment).
+  static std::string EntryFileName(std::string_view store_description, const ObjectInfo& info);
 
  private:
   struct Flight;
@@ -184,10 +189,9 @@ class FileCache {
   absl::Status DownloadInto(ObjectStore& store, const ObjectInfo& expected, int fd,
                             const std::string& temp_path);
 
-  // Under the directory lock: deletes temp files of crashed downloads, every
-  // other version of `fresh_name`'s key (when `fresh_name` is not empty), then
-  // the least recently used entries until everything plus `incoming_bytes`
-  // fits in max_bytes. Pinned entries stay.
+  // One sweep (see the header comment): `fresh_name` is the entry just
+  // downloaded (whose other versions go), or empty; `incoming_bytes` the size
+  // of the download about to start.
   absl::Status Sweep(int64_t incoming_bytes, const std::string& fresh_name);
   // Deletes entry `name` unless pinned. Requires the directory lock.
   absl::StatusOr<RemoveResult> RemoveUnlessPinned(const std::string& name);

@@ -538,11 +538,35 @@ TEST_F(FileCacheTest, OddKeysMapToSafeFileNames) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(std::unique(names.begin(), names.end()), names.end());
 
-  // Etag and size are part of the name.
-  ObjectInfo info{"k", 10, "e1"};
-  EXPECT_NE(FileCache::EntryFileName(info), FileCache::EntryFileName({"k", 10, "e2"}));
-  EXPECT_NE(FileCache::EntryFileName(info), FileCache::EntryFileName({"k", 11, "e1"}));
-  EXPECT_EQ(FileCache::EntryFileName(info), FileCache::EntryFileName({"k", 10, "e1"}));
+  // Store, etag and size are part of the name; the key part is shared by the
+  // versions of one key in one store.
+  const ObjectInfo info{"k", 10, "e1"};
+  const std::string name = FileCache::EntryFileName("memory://a", info);
+  EXPECT_EQ(name, FileCache::EntryFileName("memory://a", {"k", 10, "e1"}));
+  EXPECT_NE(name, FileCache::EntryFileName("memory://a", {"k", 10, "e2"}));
+  EXPECT_NE(name, FileCache::EntryFileName("memory://a", {"k", 11, "e1"}));
+  EXPECT_NE(name, FileCache::EntryFileName("memory://b", info));
+  EXPECT_EQ(name.substr(0, 33),
+            FileCache::EntryFileName("memory://a", {"k", 11, "e2"}).substr(0, 33));
+  EXPECT_NE(name.substr(0, 33), FileCache::EntryFileName("memory://b", info).substr(0, 33));
+}
+
+TEST_F(FileCacheTest, StoresSharingACacheDoNotShareEntries) {
+  // Two memory stores number their versions alike, so key, etag and size
+  // coincide while the bytes differ.
+  auto first = MemoryObjectStore::Open("file-cache-first-" + NewUuid());
+  auto second = MemoryObjectStore::Open("file-cache-second-" + NewUuid());
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE((*first)->Put("same/key", "first").ok());
+  ASSERT_TRUE((*second)->Put("same/key", "other").ok());
+  ASSERT_EQ((*first)->Stat("same/key")->etag, (*second)->Stat("same/key")->etag);
+  auto cache = OpenCache(1 << 20);
+  auto from_first = cache->Fetch(**first, "same/key");
+  auto from_second = cache->Fetch(**second, "same/key");
+  ASSERT_TRUE(from_first.ok() && from_second.ok());
+  EXPECT_EQ(ReadFile(from_first->path()), "first");
+  EXPECT_EQ(ReadFile(from_second->path()), "other");
+  EXPECT_EQ(cache->stats().stale_removed, 0);
 }
 
 TEST_F(FileCacheTest, RejectsInvalidRequestsAndOptions) {
@@ -675,13 +699,11 @@ TEST_F(FileCacheTest, ProcessesSharingADirectorySeeOnlyCompleteFiles) {
   const std::string lake = base_ + "/lake";
   constexpr int kKeys = 12;
   constexpr int kChildren = 3;
-  {
-    auto store = LocalObjectStore::Open(lake);
-    ASSERT_TRUE(store.ok()) << store.status();
-    for (int i = 0; i < kKeys; ++i) {
-      std::string key = fmt::format("k/{}.parquet", i);
-      ASSERT_TRUE((*store)->Put(key, SelfDescribing(key, 0, SizeOfVersion(i, 0))).ok());
-    }
+  auto store = LocalObjectStore::Open(lake);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (int i = 0; i < kKeys; ++i) {
+    std::string key = fmt::format("k/{}.parquet", i);
+    ASSERT_TRUE((*store)->Put(key, SelfDescribing(key, 0, SizeOfVersion(i, 0))).ok());
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   std::vector<pid_t> children;
@@ -741,7 +763,8 @@ TEST_F(FileCacheTest, ProcessesSharingADirectorySeeOnlyCompleteFiles) {
     total += static_cast<int64_t>(data.size());
     std::string key = data.substr(0, data.find('|'));
     EXPECT_EQ(CheckSelfDescribing(key, data), "") << name;
-    EXPECT_EQ(name.substr(0, 33), FileCache::EntryFileName({key, 0, "-"}).substr(0, 33))
+    EXPECT_EQ(name.substr(0, 33),
+              FileCache::EntryFileName((*store)->Describe(), {key, 0, "-"}).substr(0, 33))
         << name << " does not belong to " << key;
   }
   // Concurrent downloads may overshoot the limit briefly; a trim ends it.
