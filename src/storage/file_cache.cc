@@ -356,8 +356,9 @@ absl::StatusOr<FileCache::PinPtr> FileCache::PinExisting(const std::string& name
     return ErrnoStatus(errno, fmt::format("file cache: cannot stat '{}'", path));
   }
   if (held.st_ino != named.st_ino || held.st_dev != named.st_dev) return PinPtr();
-  if (held.st_size == expected.size_bytes)
+  if (held.st_size == expected.size_bytes) {
     return std::make_shared<const CachedFile::Pin>(fd.release());
+  }
 
   // Entries are complete when renamed into place, so the file was damaged
   // outside shardlake: delete it unless another reader holds it.
@@ -395,8 +396,8 @@ absl::StatusOr<FileCache::PinPtr> FileCache::Download(ObjectStore& store,
     failed_downloads_.fetch_add(1);
     return ErrnoStatus(errno, fmt::format("file cache: cannot create '{}'", temp));
   }
-  // The shared lock tells Open's cleanup that the download is alive, and
-  // becomes the entry's pin once the file is renamed into place.
+  // The shared lock tells sweeps that the download is alive (so its temp file
+  // is not a crash leftover), and becomes the entry's pin after the rename.
   absl::Status status;
   if (Flock(fd.get(), LOCK_SH) != 0) {
     status = ErrnoStatus(errno, fmt::format("file cache: cannot lock '{}'", temp));
