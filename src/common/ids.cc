@@ -1,5 +1,7 @@
 #include "common/ids.h"
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -7,7 +9,16 @@
 namespace shardlake {
 
 std::string NewUuid() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Seeded per thread and again in a forked child, which would otherwise
+  // repeat its parent's sequence (and so its file names).
+  thread_local std::mt19937_64 rng;
+  thread_local pid_t seeded_in = 0;
+  if (pid_t pid = ::getpid(); pid != seeded_in) {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    rng.seed(seed);
+    seeded_in = pid;
+  }
   uint64_t hi = rng();
   uint64_t lo = rng();
   hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
