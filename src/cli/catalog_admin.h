@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/context.h"
 
@@ -30,5 +31,16 @@ inline constexpr const char* kCatalogAdminYesHelp =
 // drop without --yes.
 int RunCatalogAdmin(const GlobalOptions& options, const std::string& action,
                     const CatalogAdminFlags& flags = {});
+
+inline constexpr const char* kCatalogCacheHelp =
+    "the local catalog cache in front of a redis:// or postgresql:// catalog "
+    "(SHARDLAKE_CATALOG_CACHE=path makes it persistent): build --tables a,b (read every "
+    "final-level entry of those tables into it), status (entries it holds)";
+
+// `shardlake catalog cache build --tables ... | status`. Returns the exit
+// code: 0 on success, 1 on error, 2 for bad usage (no remote catalog, no
+// tables, no persistent cache file for build).
+int RunCatalogCache(const GlobalOptions& options, const std::string& action,
+                    const std::vector<std::string>& tables);
 
 }  // namespace shardlake::cli

@@ -63,9 +63,18 @@ int main(int argc, char** argv) {
   shardlake::cli::CatalogAdminFlags admin_flags;
   CLI::App* catalog_cmd = app.add_subcommand("catalog", shardlake::cli::kCatalogAdminHelp);
   catalog_cmd->add_option("action", catalog_action, "init | migrate | status | drop")
-      ->required()
       ->check(CLI::IsMember({"init", "migrate", "status", "drop"}));
   catalog_cmd->add_flag("--yes", admin_flags.yes, shardlake::cli::kCatalogAdminYesHelp);
+  catalog_cmd->require_subcommand(0, 1);
+  std::string cache_action;
+  std::vector<std::string> cache_tables;
+  CLI::App* cache_cmd = catalog_cmd->add_subcommand("cache", shardlake::cli::kCatalogCacheHelp);
+  cache_cmd->add_option("action", cache_action, "build | status")
+      ->required()
+      ->check(CLI::IsMember({"build", "status"}));
+  cache_cmd
+      ->add_option("--tables", cache_tables, "tables to read into the cache (db.table or table)")
+      ->delimiter(',');
 
   shardlake::cli::TpchFlags tpch_flags;
   CLI::App* tpch_cmd = shardlake::cli::AddTpchCommand(app, tpch_flags);
@@ -84,7 +93,15 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("sql")) return shardlake::cli::RunSql(options, sql);
   if (app.got_subcommand("load")) return shardlake::cli::RunLoad(options, table, files);
   if (app.got_subcommand("tables")) return shardlake::cli::RunTables(options);
+  if (cache_cmd->parsed()) {
+    return shardlake::cli::RunCatalogCache(options, cache_action, cache_tables);
+  }
   if (app.got_subcommand("catalog")) {
+    if (catalog_action.empty()) {
+      std::fprintf(stderr, "error: `shardlake catalog` needs an action: %s\n",
+                   shardlake::cli::kCatalogAdminHelp);
+      return 2;
+    }
     return shardlake::cli::RunCatalogAdmin(options, catalog_action, admin_flags);
   }
   if (app.got_subcommand("compact")) {
