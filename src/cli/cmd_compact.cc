@@ -15,8 +15,10 @@ int RunCompact(const GlobalOptions& options, bool now, double grace_seconds) {
   if (!db.ok()) return ReportError(db.status());
   auto connection = duck::Connection::Open(**db);
   if (!connection.ok()) return ReportError(connection.status());
+  auto file_cache = (*engine)->file_cache();
+  if (!file_cache.ok()) return ReportError(file_cache.status());
   Compactor compactor((*engine)->index(), (*engine)->store(), **connection,
-                      options.data_dir + "/staging");
+                      options.data_dir + "/staging", *file_cache);
   CompactionOptions compaction;
   compaction.ignore_timeouts = now;
   compaction.drop_grace_ns = static_cast<int64_t>(grace_seconds * 1e9);

@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<Engine>> OpenEngine(const GlobalOptions& options)
   ASSIGN_OR_RETURN(auto store, OpenObjectStore(storage));
   EngineOptions engine_options;
   engine_options.staging_dir = (data_dir / "staging").string();
+  engine_options.file_cache_dir = (data_dir / "file-cache").string();
   engine_options.count_total_files = options.count_files;
   if (options.threads > 0)
     engine_options.duckdb_options["threads"] = std::to_string(options.threads);

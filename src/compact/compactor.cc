@@ -23,8 +23,12 @@ std::string ObjectKey(const TableSchema& schema, const std::string& path) {
 }  // namespace
 
 Compactor::Compactor(Index& index, ObjectStore& store, duck::Connection& connection,
-                     std::string staging_dir)
-    : index_(index), store_(store), connection_(connection), staging_dir_(std::move(staging_dir)) {}
+                     std::string staging_dir, FileCache* file_cache)
+    : index_(index),
+      store_(store),
+      connection_(connection),
+      staging_dir_(std::move(staging_dir)),
+      file_cache_(file_cache) {}
 
 absl::StatusOr<CompactionStats> Compactor::RunOnce(const CompactionOptions& options,
                                                    int64_t now_ns) {
@@ -67,14 +71,12 @@ absl::Status Compactor::Merge(const TableSchema& schema, const MergePlan& plan,
                               const CompactionOptions& options, int64_t now_ns,
                               CompactionStats* stats) {
   std::string sources;
+  std::vector<CachedFile> pins;  // copies of remote sources, held until merged
   for (const auto& path : plan.sources) {
-    auto local = store_.LocalPath(ObjectKey(schema, path));
-    if (!local) {
-      return absl::UnimplementedError(fmt::format(
-          "compaction reads local stores only so far; {} is remote", store_.Describe()));
-    }
+    ASSIGN_OR_RETURN(std::string local,
+                     ReadablePath(store_, file_cache_, ObjectKey(schema, path), &pins));
     if (!sources.empty()) sources += ", ";
-    sources += QuoteLiteral(*local);
+    sources += QuoteLiteral(local);
   }
   std::error_code ec;
   fs::create_directories(staging_dir_, ec);

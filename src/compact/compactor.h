@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "catalog/index.h"
 #include "duck/duck.h"
+#include "storage/file_cache.h"
 #include "storage/object_store.h"
 
 namespace shardlake {
@@ -51,8 +52,10 @@ class Compactor {
  public:
   // `staging_dir` holds merged files in flight (same file system as a file://
   // store, so storing is a rename).
-  Compactor(Index& index, ObjectStore& store, duck::Connection& connection,
-            std::string staging_dir);
+  // `file_cache` (may be null for stores with local files) holds copies of
+  // remote sources while they are merged; it must outlive the compactor.
+  Compactor(Index& index, ObjectStore& store, duck::Connection& connection, std::string staging_dir,
+            FileCache* file_cache = nullptr);
 
   // Merges every due plan of every table once and deletes every due drop, as
   // of `now_ns`. Stops at the first error (a lease it held is given back).
@@ -72,6 +75,7 @@ class Compactor {
   ObjectStore& store_;
   duck::Connection& connection_;
   std::string staging_dir_;
+  FileCache* file_cache_;  // may be null
 };
 
 }  // namespace shardlake

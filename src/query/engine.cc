@@ -87,6 +87,15 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(std::unique_ptr<Index> inde
                                             std::move(connection), std::move(options)));
 }
 
+absl::StatusOr<FileCache*> Engine::file_cache() {
+  if (file_cache_ == nullptr && !options_.file_cache_dir.empty()) {
+    FileCacheOptions cache_options;
+    cache_options.max_bytes = options_.file_cache_bytes;
+    ASSIGN_OR_RETURN(file_cache_, FileCache::Open(options_.file_cache_dir, cache_options));
+  }
+  return file_cache_.get();
+}
+
 std::string Engine::TableListing() {
   std::vector<std::string> names;
   auto databases = index_->ListDatabases();
@@ -153,15 +162,13 @@ absl::Status Engine::ExposeTableAs(const TableSchema& schema,
     std::string files;
     for (const auto& entry : entries) {
       std::string key = schema.database + "/" + schema.table + "/" + entry.path;
-      auto local = store_->LocalPath(key);
-      if (!local.has_value()) {
-        return absl::UnimplementedError(fmt::format(
-            "store {} is not a local directory; querying remote stores needs the worker file "
-            "cache",
-            store_->Describe()));
+      FileCache* cache = nullptr;
+      if (!store_->LocalPath(key)) {
+        ASSIGN_OR_RETURN(cache, file_cache());
       }
+      ASSIGN_OR_RETURN(std::string local, ReadablePath(*store_, cache, key, &pinned_files_));
       if (!files.empty()) files += ", ";
-      files += QuoteLiteral(*local);
+      files += QuoteLiteral(local);
     }
     body =
         fmt::format("SELECT {} FROM read_parquet([{}], hive_partitioning = false)", columns, files);
@@ -541,6 +548,8 @@ absl::StatusOr<StatementOutcome> Engine::RunPassThrough(const std::string& state
 
 absl::StatusOr<StatementOutcome> Engine::Execute(const std::string& statement, ResultSink& sink) {
   Stopwatch watch;
+  // The previous statement has finished reading its cached copies.
+  pinned_files_.clear();
   ASSIGN_OR_RETURN(StatementHead head, ParseStatementHead(statement));
   absl::StatusOr<StatementOutcome> outcome;
   switch (head.kind) {

@@ -22,6 +22,7 @@
 #include "catalog/index.h"
 #include "duck/duck.h"
 #include "ingest/ingester.h"
+#include "storage/file_cache.h"
 #include "storage/object_store.h"
 
 namespace shardlake {
@@ -79,6 +80,11 @@ struct EngineOptions {
   // Count every live file of a scanned table for TableScan::files_total (one
   // more catalog query per table). EXPLAIN always counts.
   bool count_total_files = false;
+  // Where objects of a store without local files (s3://, memory://) are
+  // copied for DuckDB to read (the worker file cache), and its size limit.
+  // Empty: such stores cannot be queried.
+  std::string file_cache_dir;
+  int64_t file_cache_bytes = 10LL << 30;
 };
 
 class Engine {
@@ -106,6 +112,9 @@ class Engine {
 
   Index& index() { return *index_; }
   ObjectStore& store() { return *store_; }
+  // The file cache for stores without local files, opened on first use; null
+  // when EngineOptions::file_cache_dir is empty.
+  absl::StatusOr<FileCache*> file_cache();
 
  private:
   Engine(std::unique_ptr<Index> index, std::unique_ptr<ObjectStore> store,
@@ -150,6 +159,10 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<Ingester> ingester_;
   std::map<std::string, TableSchema> schema_cache_;  // per statement
+  // Copies of remote objects (opened on first need) and the pins of the
+  // current statement's copies.
+  std::unique_ptr<FileCache> file_cache_;
+  std::vector<CachedFile> pinned_files_;
 };
 
 // Checks a database or table name for use in paths and keys.

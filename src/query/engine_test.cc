@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "catalog/memory_index.h"
 #include "common/ids.h"
 #include "fmt/format.h"
 
@@ -509,6 +510,62 @@ TEST_P(EngineTest, ExplainShowsFileCounts) {
 
 INSTANTIATE_TEST_SUITE_P(Catalogs, EngineTest, ::testing::Values("sqlite", "memory"),
                          [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace shardlake
+
+namespace shardlake {
+namespace {
+
+// A store without local files (as S3 is): queries read through the file cache.
+TEST(EngineRemoteStoreTest, QueriesReadRemoteObjectsThroughTheFileCache) {
+  fs::path dir = fs::temp_directory_path() / ("shardlake-engine-remote-" + NewUuid());
+  fs::create_directories(dir);
+  const std::string name = "engine-remote-" + dir.filename().string();
+  auto index = OpenIndex("memory://" + name);
+  ASSERT_TRUE(index.ok()) << index.status();
+  auto store = OpenObjectStore("memory://" + name);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EngineOptions options;
+  options.staging_dir = (dir / "staging").string();
+  options.file_cache_dir = (dir / "file-cache").string();
+  options.file_cache_bytes = 64 << 20;
+  auto engine = Engine::Open(std::move(*index), std::move(*store), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  CollectingSink sink;
+  ASSERT_TRUE((*engine)->Execute("CREATE TABLE m.cpu (time TIMESTAMP, v BIGINT)", sink).ok());
+  ASSERT_TRUE((*engine)
+                  ->Execute("INSERT INTO m.cpu VALUES ('2026-01-01 00:10:00', 1), "
+                            "('2026-01-01 03:00:00', 2), ('2026-01-02 03:00:00', 4)",
+                            sink)
+                  .ok());
+  auto outcome = (*engine)->Execute("SELECT sum(v) FROM m.cpu WHERE time < '2026-01-02'", sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(sink.rows().size(), 1u);
+  EXPECT_EQ(sink.rows()[0][0].value_or(""), "3");
+  auto cache = (*engine)->file_cache();
+  ASSERT_TRUE(cache.ok() && *cache != nullptr);
+  EXPECT_EQ((*cache)->stats().misses, 2);  // the two files of the first day
+  ASSERT_TRUE((*engine)->Execute("SELECT sum(v) FROM m.cpu", sink).ok());
+  EXPECT_EQ(sink.rows()[0][0].value_or(""), "7");
+  EXPECT_EQ((*cache)->stats().misses, 3);
+  EXPECT_GE((*cache)->stats().hits, 2);
+
+  // Without a cache directory such a store cannot be queried, and says why.
+  auto bare_index = OpenIndex("memory://" + name);
+  auto bare_store = OpenObjectStore("memory://" + name);
+  EngineOptions bare_options;
+  bare_options.staging_dir = (dir / "staging2").string();
+  auto bare = Engine::Open(std::move(*bare_index), std::move(*bare_store), bare_options);
+  ASSERT_TRUE(bare.ok());
+  auto refused = (*bare)->Execute("SELECT sum(v) FROM m.cpu", sink);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_NE(refused.status().message().find("file cache"), std::string::npos);
+  engine->reset();
+  bare->reset();
+  MemoryIndex::Forget(name);
+  fs::remove_all(dir);
+}
 
 }  // namespace
 }  // namespace shardlake

@@ -594,4 +594,18 @@ absl::Status FileCache::Sweep(int64_t incoming_bytes, const std::string& fresh_n
   });
 }
 
+absl::StatusOr<std::string> ReadablePath(ObjectStore& store, FileCache* cache, std::string_view key,
+                                         std::vector<CachedFile>* pins) {
+  if (std::optional<std::string> local = store.LocalPath(key)) return *std::move(local);
+  if (cache == nullptr) {
+    return absl::FailedPreconditionError(
+        fmt::format("{} keeps no local files and no file cache is configured to copy '{}' into",
+                    store.Describe(), key));
+  }
+  ASSIGN_OR_RETURN(CachedFile file, cache->Fetch(store, key));
+  std::string path = file.path();
+  pins->push_back(std::move(file));
+  return path;
+}
+
 }  // namespace shardlake

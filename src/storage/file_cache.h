@@ -65,6 +65,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -120,6 +121,15 @@ class CachedFile {
   ObjectInfo info_;
   std::shared_ptr<const Pin> pin_;  // shared by every CachedFile of the entry in this process
 };
+
+class FileCache;
+
+// A path DuckDB can read for `key`: the store's own local file when it has
+// one, else a pinned copy fetched through `cache`, whose pin is appended to
+// `pins` (keep them until the reader is done). Errors: FailedPrecondition
+// when the store is remote and `cache` is null; those of FileCache::Fetch.
+absl::StatusOr<std::string> ReadablePath(ObjectStore& store, FileCache* cache, std::string_view key,
+                                         std::vector<CachedFile>* pins);
 
 class FileCache {
  public:
