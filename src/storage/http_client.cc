@@ -92,27 +92,8 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  size_t total = size * count;
-  Response* response = transfer->response;
-  const bool to_file =
-      transfer->request->response_fd >= 0 && response->status >= 200 && response->status < 300;
-  if (!to_file) {
-    response->body.append(data, total);
-    response->body_bytes += static_cast<int64_t>(total);
-    return total;
-  }
-  size_t done = 0;
-  while (done < total) {
-    ssize_t wrote = ::write(transfer->request->response_fd, data + done, total - done);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) {
-      transfer->callback_error = ErrnoStatus(errno, "writing the response body to its file");
-      return 0;  // makes curl fail with CURLE_WRITE_ERROR
-    }
-    done += static_cast<size_t>(wrote);
-  }
-  response->body_bytes += static_cast<int64_t>(total);
-  return total;
+  transfer->response->body.append(data, size * count);
+  return size * count;
 }
 
 size_t ReadHeader(char* data, size_t size, size_t count, void* user) {

@@ -1,6 +1,6 @@
 // A small blocking HTTP/1.1 client over libcurl for the S3 backend: one
 // request at a time per call, bodies streamed from memory or from a file
-// region, responses into memory or straight into a file. Connections are kept
+// region, responses into memory. Connections are kept
 // alive and reused: finished curl handles go back to a pool.
 //
 // Thread-safety: a Client may be used from any number of threads at once; each
@@ -37,16 +37,12 @@ struct Request {
   std::string url;     // scheme://host[:port]/path?query, already percent-encoded
   std::vector<std::pair<std::string, std::string>> headers;
   Body body;  // sent for PUT and POST (possibly empty); ignored otherwise
-  // When >= 0, a 2xx response body is written to this fd (at its current
-  // position) instead of Response::body; error bodies always go to memory.
-  int response_fd = -1;
 };
 
 struct Response {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  std::string body;                                          // see Request::response_fd
-  int64_t body_bytes = 0;                                    // bytes received, wherever they went
+  std::string body;
 
   // The first header named `name` (lower-case), or nullopt.
   std::optional<std::string> Header(std::string_view name) const;
@@ -73,7 +69,7 @@ class Client {
   // Errors (transport only): DeadlineExceeded for a timeout; Unavailable when
   // the server cannot be reached or the connection fails or closes early
   // (including a body shorter than its Content-Length); the errno status when
-  // reading the request body or writing the response file fails;
+  // reading the request body from its file fails;
   // InvalidArgument for a malformed URL. Messages name the method and URL.
   absl::StatusOr<Response> Perform(const Request& request);
 
