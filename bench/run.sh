@@ -18,7 +18,7 @@ if [[ ! -x $SHARDLAKE_BIN ]]; then
 fi
 
 # name:timeout-seconds
-benches=(load_bench:900 catalog_bench:600 prune_bench:600 compact_bench:600)
+benches=(load_bench:900 catalog_bench:600 prune_bench:600 compact_bench:600 s3_bench:600)
 failed=()
 for spec in "${benches[@]}"; do
   name=${spec%%:*}

@@ -77,7 +77,8 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(digest), length);
 }
 
-absl::StatusOr<FileDigests> DigestFileRange(int fd, int64_t offset, int64_t length) {
+absl::StatusOr<FileDigests> DigestFileRange(int fd, int64_t offset, int64_t length,
+                                            bool want_sha256, bool want_md5) {
   Hasher sha256(Hasher::Kind::kSha256);
   Hasher md5(Hasher::Kind::kMd5);
   std::vector<char> buffer(1 << 20);
@@ -95,11 +96,14 @@ absl::StatusOr<FileDigests> DigestFileRange(int fd, int64_t offset, int64_t leng
           offset + done, offset + length));
     }
     std::string_view piece(buffer.data(), static_cast<size_t>(got));
-    sha256.Update(piece);
-    md5.Update(piece);
+    if (want_sha256) sha256.Update(piece);
+    if (want_md5) md5.Update(piece);
     done += got;
   }
-  return FileDigests{HexEncode(sha256.Finish()), md5.Finish()};
+  FileDigests digests;
+  if (want_sha256) digests.sha256_hex = HexEncode(sha256.Finish());
+  if (want_md5) digests.md5 = md5.Finish();
+  return digests;
 }
 
 }  // namespace shardlake::s3

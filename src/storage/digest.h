@@ -50,13 +50,15 @@ class Hasher {
   std::unique_ptr<Context> context_;
 };
 
-// SHA-256 hex and raw MD5 of `length` bytes of the open file `fd` starting at
-// `offset` (read with pread, so the file position is untouched), in one pass.
+// The hex SHA-256 and the raw MD5 of `length` bytes of the open file `fd`
+// starting at `offset` (read with pread, so the file position is untouched),
+// in one pass; a digest not wanted is left empty.
 // Errors: the errno of a failed read; DataLoss if the file ends early.
 struct FileDigests {
   std::string sha256_hex;
   std::string md5;
 };
-absl::StatusOr<FileDigests> DigestFileRange(int fd, int64_t offset, int64_t length);
+absl::StatusOr<FileDigests> DigestFileRange(int fd, int64_t offset, int64_t length,
+                                            bool want_sha256, bool want_md5);
 
 }  // namespace shardlake::s3

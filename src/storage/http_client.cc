@@ -45,6 +45,10 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
+// The largest Content-Length reserved in advance (a bigger body still arrives,
+// growing as it comes).
+constexpr long long kMaxReserve = 4LL << 30;
+
 // State shared with the curl callbacks of one transfer.
 struct Transfer {
   const Request* request = nullptr;
@@ -112,8 +116,14 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    response->headers.emplace_back(ToLower(Trim(line.substr(0, colon))),
-                                   std::string(Trim(line.substr(colon + 1))));
+    std::string name = ToLower(Trim(line.substr(0, colon)));
+    std::string value(Trim(line.substr(colon + 1)));
+    // Room for the whole body up front: no regrowing of large downloads.
+    if (name == "content-length" && response->status >= 200 && response->status < 300) {
+      long long length = std::strtoll(value.c_str(), nullptr, 10);
+      if (length > 0 && length <= kMaxReserve) response->body.reserve(static_cast<size_t>(length));
+    }
+    response->headers.emplace_back(std::move(name), std::move(value));
   }
   return total;
 }
@@ -194,7 +204,8 @@ absl::StatusOr<Response> Client::Perform(const Request& request) {
     }
   };
   for (const auto& [name, value] : request.headers) append(name + ": " + value);
-  // No "Expect: 100-continue" round trip before a body; no default Accept.
+  // No "Expect: 100-continue" (a round trip per upload, and up to a second's
+  // wait when a busy server is slow to answer it), no default "Accept: */*".
   append("Expect:");
   append("Accept:");
 
@@ -213,7 +224,6 @@ absl::StatusOr<Response> Client::Perform(const Request& request) {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
   }
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
-  curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);

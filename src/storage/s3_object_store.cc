@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -203,21 +204,25 @@ absl::StatusOr<S3Options> ParseS3Uri(std::string_view text,
       ASSIGN_OR_RETURN(options.part_size, ParseBytes(name, value));
     } else if (name == "parallelism") {
       ASSIGN_OR_RETURN(options.parallelism, ParseCount(name, value));
+    } else if (name == "ranged-get") {
+      ASSIGN_OR_RETURN(options.ranged_get, ParseBytes(name, value));
     } else if (name == "max-keys") {
       ASSIGN_OR_RETURN(options.max_keys, ParseCount(name, value));
     } else if (name == "max-attempts") {
       ASSIGN_OR_RETURN(options.max_attempts, ParseCount(name, value));
-    } else if (name == "content-md5") {
+    } else if (name == "content-md5" || name == "sign-payload") {
       if (value != "true" && value != "false") {
         return absl::InvalidArgumentError(
-            fmt::format("s3 option content-md5='{}' must be true or false", value));
+            fmt::format("s3 option {}='{}' must be true or false", name, value));
       }
-      options.content_md5 = value == "true";
+      (name == "content-md5" ? options.content_md5 : options.sign_payload) = value == "true";
     } else {
-      return absl::InvalidArgumentError(fmt::format(
-          "unknown s3 option '{}' in '{}' (known: endpoint, region, addressing, "
-          "multipart-threshold, part-size, parallelism, max-keys, max-attempts, content-md5)",
-          name, uri.Redacted()));
+      return absl::InvalidArgumentError(
+          fmt::format("unknown s3 option '{}' in '{}' (known: endpoint, region, addressing, "
+                      "multipart-threshold, part-size, parallelism, ranged-get, max-keys, "
+                      "max-attempts, content-md5, "
+                      "sign-payload)",
+                      name, uri.Redacted()));
     }
   }
   options.addressing = addressing.value_or(
@@ -421,18 +426,24 @@ absl::Status S3ObjectStore::Upload(std::string_view key, const UploadSource& sou
   return UploadSingle(full_key, what, source);
 }
 
+absl::StatusOr<s3::FileDigests> S3ObjectStore::BodyDigests(const http::Body& body) const {
+  if (body.fd >= 0) {
+    return s3::DigestFileRange(body.fd, body.offset, body.length, options_.sign_payload,
+                               options_.content_md5);
+  }
+  s3::FileDigests digests;
+  if (options_.sign_payload) digests.sha256_hex = s3::Sha256Hex(body.memory);
+  if (options_.content_md5) digests.md5 = s3::Md5(body.memory);
+  return digests;
+}
+
 absl::Status S3ObjectStore::UploadSingle(const std::string& full_key, const std::string& what,
                                          const UploadSource& source) {
   Call call{"PUT", full_key, {}, {}, source.Slice(0, source.size), "", what};
-  std::string md5;
-  if (source.fd >= 0) {
-    ASSIGN_OR_RETURN(s3::FileDigests digests, s3::DigestFileRange(source.fd, 0, source.size));
-    call.payload_sha256 = std::move(digests.sha256_hex);
-    md5 = std::move(digests.md5);
-  } else {
-    call.payload_sha256 = s3::Sha256Hex(source.memory);
-    if (options_.content_md5) md5 = s3::Md5(source.memory);
-  }
+  ASSIGN_OR_RETURN(s3::FileDigests digests, BodyDigests(call.body));
+  call.payload_sha256 =
+      options_.sign_payload ? std::move(digests.sha256_hex) : std::string(s3::kUnsignedPayload);
+  const std::string md5 = std::move(digests.md5);
   if (options_.content_md5) call.headers.emplace_back("content-md5", s3::Base64Encode(md5));
   call.headers.emplace_back("content-type", "application/octet-stream");
   ASSIGN_OR_RETURN(http::Response response, Send(call));
@@ -486,17 +497,13 @@ absl::Status S3ObjectStore::UploadMultipart(const std::string& full_key, const s
                 "",
                 part_what};
       absl::Status status;
-      if (source.fd >= 0) {
-        absl::StatusOr<s3::FileDigests> digests = s3::DigestFileRange(source.fd, offset, length);
-        if (digests.ok()) {
-          call.payload_sha256 = digests->sha256_hex;
-          md5s[static_cast<size_t>(index)] = digests->md5;
-        } else {
-          status = digests.status();
-        }
+      absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body);
+      if (digests.ok()) {
+        call.payload_sha256 = options_.sign_payload ? std::move(digests->sha256_hex)
+                                                    : std::string(s3::kUnsignedPayload);
+        md5s[static_cast<size_t>(index)] = std::move(digests->md5);
       } else {
-        call.payload_sha256 = s3::Sha256Hex(call.body.memory);
-        if (options_.content_md5) md5s[static_cast<size_t>(index)] = s3::Md5(call.body.memory);
+        status = digests.status();
       }
       const std::string& md5 = md5s[static_cast<size_t>(index)];
       if (status.ok() && options_.content_md5) {
@@ -597,15 +604,111 @@ absl::Status S3ObjectStore::AbortMultipart(const std::string& full_key,
 
 absl::StatusOr<std::string> S3ObjectStore::Get(std::string_view key) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
-  Call call{"GET", FullKey(key), {}, {}, {}, "", fmt::format("get '{}'", key)};
-  ASSIGN_OR_RETURN(http::Response response, Send(call));
-  if (response.status != 200) return ReplyError(response, call.what);
-  std::optional<std::string> length = response.Header("content-length");
-  if (length.has_value() && std::to_string(response.body.size()) != *length) {
-    return absl::DataLossError(
-        fmt::format("{}: received {} bytes of {}", call.what, response.body.size(), *length));
+  const std::string what = fmt::format("get '{}'", key);
+  // An object replaced between the ranged requests of one download is
+  // fetched again from the start, a bounded number of times.
+  constexpr int kMaxRestarts = 3;
+  for (int restart = 0;; ++restart) {
+    absl::StatusOr<std::string> data = GetOnce(key, what);
+    if (!absl::IsAborted(data.status()) || restart == kMaxRestarts) return data;
   }
-  return std::move(response.body);
+}
+
+absl::StatusOr<std::string> S3ObjectStore::GetOnce(std::string_view key, const std::string& what) {
+  const std::string full_key = FullKey(key);
+  const int64_t part = options_.ranged_get;
+  // The first range (or the whole of a small object); its Content-Range gives
+  // the size and the ETag pins the version the other ranges must match.
+  Call first{"GET", full_key, {}, {}, {}, "", what};
+  if (part > 0) first.headers.emplace_back("range", fmt::format("bytes=0-{}", part - 1));
+  ASSIGN_OR_RETURN(http::Response response, Send(first));
+  if (response.status == 416) {
+    // An empty object has no byte 0: ask for all of it.
+    Call whole{"GET", full_key, {}, {}, {}, "", what};
+    ASSIGN_OR_RETURN(response, Send(whole));
+  }
+  if (response.status == 200) {
+    std::optional<std::string> length = response.Header("content-length");
+    if (length.has_value() && std::to_string(response.body.size()) != *length) {
+      return absl::DataLossError(
+          fmt::format("{}: received {} bytes of {}", what, response.body.size(), *length));
+    }
+    return std::move(response.body);
+  }
+  if (response.status != 206) return ReplyError(response, what);
+  long long first_byte = -1;
+  long long last_byte = -1;
+  long long total = -1;
+  std::string content_range = response.Header("content-range").value_or("");
+  if (std::sscanf(content_range.c_str(), "bytes %lld-%lld/%lld", &first_byte, &last_byte, &total) !=
+          3 ||
+      first_byte != 0 ||
+      last_byte - first_byte + 1 != static_cast<long long>(response.body.size()) ||
+      total < static_cast<long long>(response.body.size())) {
+    return absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'", what,
+                                           response.body.size(), content_range));
+  }
+  if (total == static_cast<long long>(response.body.size())) return std::move(response.body);
+  const std::string etag = response.Header("etag").value_or("");
+
+  // The rest in part_size ranges, `parallelism` at a time, into one buffer.
+  std::string data(static_cast<size_t>(total), '\0');
+  std::memcpy(data.data(), response.body.data(), response.body.size());
+  const int64_t start = static_cast<int64_t>(response.body.size());
+  const int parts = static_cast<int>((total - start + part - 1) / part);
+  std::atomic<int> next_part{0};
+  std::atomic<bool> failed{false};
+  std::mutex failure_mutex;
+  absl::Status failure;
+  auto fetch_parts = [&] {
+    while (!failed.load()) {
+      int index = next_part.fetch_add(1);
+      if (index >= parts) return;
+      int64_t offset = start + static_cast<int64_t>(index) * part;
+      int64_t length = std::min<int64_t>(part, total - offset);
+      Call call{"GET",
+                full_key,
+                {},
+                {},
+                {},
+                "",
+                fmt::format("{} (bytes {}..{} of {})", what, offset, offset + length, total)};
+      call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+      if (!etag.empty()) call.headers.emplace_back("if-match", etag);
+      absl::StatusOr<http::Response> reply = Send(call);
+      absl::Status status;
+      if (!reply.ok()) {
+        status = reply.status();
+      } else if (reply->status == 412) {
+        status = absl::AbortedError(
+            fmt::format("{}: the object was replaced during the download", what));
+      } else if (reply->status != 206) {
+        status = ReplyError(*reply, call.what);
+      } else if (static_cast<int64_t>(reply->body.size()) != length ||
+                 !reply->Header("content-range")
+                      .value_or("")
+                      .starts_with(fmt::format("bytes {}-", offset))) {
+        status = absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'",
+                                                 call.what, reply->body.size(),
+                                                 reply->Header("content-range").value_or("")));
+      } else {
+        std::memcpy(data.data() + offset, reply->body.data(), reply->body.size());
+      }
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (failure.ok()) failure = status;
+        failed = true;
+        return;
+      }
+    }
+  };
+  const int threads = std::min(options_.parallelism, parts);
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) workers.emplace_back(fetch_parts);
+  fetch_parts();
+  for (std::thread& worker : workers) worker.join();
+  if (!failure.ok()) return failure;
+  return data;
 }
 
 absl::StatusOr<std::string> S3ObjectStore::GetRange(std::string_view key, int64_t offset,

@@ -10,10 +10,15 @@
 //                                    endpoint, virtual for AWS)
 //   multipart-threshold=BYTES        objects this large or larger go up in parts (16 MiB)
 //   part-size=BYTES                  size of each part but the last (16 MiB; S3 needs >= 5 MiB)
-//   parallelism=N                    parts uploaded at once (4)
+//   parallelism=N                    parts (or ranges) transferred at once (4)
+//   ranged-get=BYTES                 download objects in ranges of this size, `parallelism`
+//                                    at once (0: one request per object, the default)
 //   max-keys=N                       keys per ListObjectsV2 page (1000)
 //   max-attempts=N                   tries per request, retries included (5)
 //   content-md5=true|false           send Content-MD5 with every upload (true)
+//   sign-payload=true|false          sign the SHA-256 of uploaded object data (false:
+//                                    UNSIGNED-PAYLOAD, as AWS SDKs do; bodies of other
+//                                    requests are always signed)
 // BYTES accept a K, M or G suffix (powers of 1024). Credentials come from the
 // S3Options (a CLI flag) or else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
 // AWS_SESSION_TOKEN; they never appear in Describe() or in any message.
@@ -22,10 +27,12 @@
 // - Put is atomic: one PUT below the multipart threshold, else a multipart
 //   upload that becomes visible only when completed. A failed multipart upload
 //   is aborted, so no parts are left behind.
-// - Integrity: the SHA-256 of every body is signed (x-amz-content-sha256), so
-//   the server rejects altered bytes; with content-md5 the MD5 is sent too, and
-//   the returned ETag is checked against it (per part, and for the whole
-//   multipart object against the MD5 of the part MD5s). A mismatch is DataLoss.
+// - Integrity: with content-md5 (the default) every upload and every part
+//   carries its Content-MD5, so the server rejects altered bytes (BadDigest),
+//   and the returned ETag is checked against it (per part, and for the whole
+//   multipart object against the MD5 of the part MD5s); with sign-payload the
+//   body's SHA-256 is signed too (x-amz-content-sha256), which the server
+//   checks as well. A mismatch is DataLoss.
 //   Downloads must match their Content-Length / Content-Range, else the
 //   attempt fails (and is retried): short data is never returned as success.
 // - Retries: transport failures (connection refused, reset or closed early,
@@ -54,6 +61,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "storage/digest.h"
 #include "storage/http_client.h"
 #include "storage/object_store.h"
 #include "storage/s3_sigv4.h"
@@ -73,9 +81,11 @@ struct S3Options {
   int64_t multipart_threshold = 16 << 20;
   int64_t part_size = 16 << 20;
   int parallelism = 4;
+  int64_t ranged_get = 0;
   int max_keys = 1000;
   int max_attempts = 5;
   bool content_md5 = true;
+  bool sign_payload = false;
   std::chrono::milliseconds retry_base_delay{100};
   std::chrono::milliseconds retry_max_delay{5000};
   http::ClientOptions http;
@@ -108,6 +118,11 @@ class S3ObjectStore final : public ObjectStore {
   // Streams the file (never loads it whole); with `consume` the file is
   // removed after a successful upload.
   absl::Status PutFile(std::string_view key, const std::string& local_path, bool consume) override;
+  // With ranged-get, objects larger than it come down in ranges of that size,
+  // `parallelism` at a time, each pinned to the first reply's ETag
+  // (If-Match); an object replaced meanwhile is fetched again from the start
+  // (up to 3 times, then Aborted), so the bytes returned are always one
+  // version's.
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override;
@@ -145,11 +160,16 @@ class S3ObjectStore final : public ObjectStore {
 
   std::string FullKey(std::string_view key) const;
   absl::Status Upload(std::string_view key, const UploadSource& source);
+  // The digests of an upload body that the options ask for.
+  absl::StatusOr<s3::FileDigests> BodyDigests(const http::Body& body) const;
   absl::Status UploadSingle(const std::string& full_key, const std::string& what,
                             const UploadSource& source);
   absl::Status UploadMultipart(const std::string& full_key, const std::string& what,
                                const UploadSource& source);
   absl::Status AbortMultipart(const std::string& full_key, const std::string& upload_id);
+  // One try at a whole-object download; Aborted when the object was replaced
+  // between its ranged requests.
+  absl::StatusOr<std::string> GetOnce(std::string_view key, const std::string& what);
 
   S3Options options_;
   std::string scheme_;         // "http" or "https"

@@ -114,11 +114,13 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> ConformanceStore(const std::string&
 
 INSTANTIATE_TEST_SUITE_P(
     CephRgw, ObjectStoreConformanceTest,
-    ::testing::Values(ObjectStoreBackend{"s3", [] { return ConformanceStore(""); }},
-                      // Small parts: the 8 MiB object goes up in two parts.
-                      ObjectStoreBackend{
-                          "s3_multipart",
-                          [] { return ConformanceStore("&multipart-threshold=5M&part-size=5M"); }}),
+    ::testing::Values(
+        ObjectStoreBackend{"s3", [] { return ConformanceStore(""); }},
+        // Small parts: the 8 MiB object goes up in two parts and
+        // comes down in three ranges.
+        ObjectStoreBackend{
+            "s3_multipart",
+            [] { return ConformanceStore("&multipart-threshold=5M&part-size=5M&ranged-get=3M"); }}),
     ObjectStoreBackendName());
 
 class S3ObjectStoreTest : public ::testing::Test {
@@ -155,7 +157,7 @@ class S3ObjectStoreTest : public ::testing::Test {
 TEST_F(S3ObjectStoreTest, UriOptionsAndCredentialsAreParsed) {
   absl::StatusOr<S3Options> options = ParseS3Uri(
       "s3://bkt/a/b/?endpoint=http://127.0.0.1:9000&region=eu-west-1&addressing=virtual"
-      "&multipart-threshold=8M&part-size=6M&parallelism=3&max-keys=7&max-attempts=2"
+      "&multipart-threshold=8M&part-size=6M&parallelism=3&ranged-get=2M&max-keys=7&max-attempts=2"
       "&content-md5=false",
       s3::Credentials{"AK", "SK", "TOKEN"});
   ASSERT_TRUE(options.ok()) << options.status();
@@ -167,6 +169,7 @@ TEST_F(S3ObjectStoreTest, UriOptionsAndCredentialsAreParsed) {
   EXPECT_EQ(options->multipart_threshold, 8 << 20);
   EXPECT_EQ(options->part_size, 6 << 20);
   EXPECT_EQ(options->parallelism, 3);
+  EXPECT_EQ(options->ranged_get, 2 << 20);
   EXPECT_EQ(options->max_keys, 7);
   EXPECT_EQ(options->max_attempts, 2);
   EXPECT_FALSE(options->content_md5);
@@ -220,7 +223,8 @@ TEST_F(S3ObjectStoreTest, OpensThroughTheSchemeRegistry) {
 }
 
 TEST_F(S3ObjectStoreTest, MultipartUploadInParallelRoundTrips) {
-  std::unique_ptr<S3ObjectStore> store = Open("&multipart-threshold=5M&part-size=5M&parallelism=3");
+  std::unique_ptr<S3ObjectStore> store =
+      Open("&multipart-threshold=5M&part-size=5M&parallelism=3&ranged-get=4M");
   ASSERT_NE(store, nullptr);
   const size_t size = 23 * (1 << 20) + 7;  // 5 parts, the last one short
   const std::string data = object_store_conformance::PseudoRandomBytes(size, 41);
