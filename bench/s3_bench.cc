@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   // Every object of every run (RGW frees deleted data lazily), plus room for
   // RGW's own pools.
   ceph_options.memstore_bytes =
-      static_cast<int64_t>(objects) * object_bytes * 2 * runs + (int64_t{512} << 20);
+      static_cast<int64_t>(objects) * object_bytes * 3 * runs + (int64_t{512} << 20);
   CephTestServer ceph(ceph_options);
   s3::Credentials credentials = CephTestServer::credentials();
   if (endpoint.empty()) {
@@ -110,6 +110,13 @@ int main(int argc, char** argv) {
   if (absl::Status created = (*store)->CreateBucket(); !created.ok()) {
     Die(kName, created.ToString());
   }
+  // The same without Content-MD5: what integrity checking costs (curl sends
+  // no digest at all).
+  auto no_md5_store = S3ObjectStore::OpenUri(
+      uri_for("shardlake-no-md5",
+              fmt::format("&parallelism={}{}&content-md5=false", parallelism, store_options)),
+      credentials);
+  if (!no_md5_store.ok()) Die(kName, no_md5_store.status().ToString());
 
   // The object every transfer sends: random bytes in a local file (in the page
   // cache after the first read).
@@ -143,19 +150,19 @@ int main(int argc, char** argv) {
   }
   auto curl_url = [&](int i) { return fmt::format("{}/{}/curl/obj-{:03}", endpoint, kBucket, i); };
 
-  auto shardlake_side = [&]() -> Speeds {
+  auto shardlake_side = [&](S3ObjectStore* side) -> Speeds {
     Speeds speeds;
     double up = SecondsOf([&] {
       for (int i = 0; i < objects; ++i) {
         absl::Status put =
-            (*store)->PutFile(fmt::format("obj-{:03}", i), source.string(), /*consume=*/false);
+            side->PutFile(fmt::format("obj-{:03}", i), source.string(), /*consume=*/false);
         if (!put.ok()) Die(kName, put.ToString());
       }
     });
     std::string first;
     double down = SecondsOf([&] {
       for (int i = 0; i < objects; ++i) {
-        absl::StatusOr<std::string> got = (*store)->Get(fmt::format("obj-{:03}", i));
+        absl::StatusOr<std::string> got = side->Get(fmt::format("obj-{:03}", i));
         if (!got.ok()) Die(kName, got.status().ToString());
         if (static_cast<int64_t>(got->size()) != object_bytes) Die(kName, "short download");
         if (i == 0) first = std::move(*got);
@@ -165,7 +172,7 @@ int main(int argc, char** argv) {
       Die(kName, "shardlake downloaded other bytes than it sent");
     std::vector<std::string> keys;
     for (int i = 0; i < objects; ++i) keys.push_back(fmt::format("obj-{:03}", i));
-    if (absl::Status deleted = (*store)->Delete(keys); !deleted.ok()) {
+    if (absl::Status deleted = side->Delete(keys); !deleted.ok()) {
       Die(kName, deleted.ToString());
     }
     speeds.upload_mib_s = moved_mib / up;
@@ -219,25 +226,35 @@ int main(int argc, char** argv) {
   }
 
   Speeds best_shardlake;
+  Speeds best_no_md5;
   Speeds best_curl;
+  auto keep_best = [](const Speeds& run, Speeds* best) {
+    best->upload_mib_s = std::max(best->upload_mib_s, run.upload_mib_s);
+    best->download_mib_s = std::max(best->download_mib_s, run.download_mib_s);
+  };
   for (int run = 0; run < runs; ++run) {
     std::fprintf(stderr, "%s: run %d of %d: %d objects of %d MiB each way per side...\n",
                  kName.data(), run + 1, runs, objects, object_mib);
     Speeds a;
     Speeds b;
+    Speeds c;
     if (run % 2 == 0) {
-      a = shardlake_side();
+      a = shardlake_side(store->get());
+      c = shardlake_side(no_md5_store->get());
       b = curl_side();
     } else {
       b = curl_side();
-      a = shardlake_side();
+      c = shardlake_side(no_md5_store->get());
+      a = shardlake_side(store->get());
     }
-    std::fprintf(stderr, "  shardlake up %.0f down %.0f MiB/s; curl up %.0f down %.0f MiB/s\n",
-                 a.upload_mib_s, a.download_mib_s, b.upload_mib_s, b.download_mib_s);
-    best_shardlake.upload_mib_s = std::max(best_shardlake.upload_mib_s, a.upload_mib_s);
-    best_shardlake.download_mib_s = std::max(best_shardlake.download_mib_s, a.download_mib_s);
-    best_curl.upload_mib_s = std::max(best_curl.upload_mib_s, b.upload_mib_s);
-    best_curl.download_mib_s = std::max(best_curl.download_mib_s, b.download_mib_s);
+    std::fprintf(stderr,
+                 "  shardlake up %.0f down %.0f MiB/s; without MD5 up %.0f down %.0f; curl up "
+                 "%.0f down %.0f\n",
+                 a.upload_mib_s, a.download_mib_s, c.upload_mib_s, c.download_mib_s, b.upload_mib_s,
+                 b.download_mib_s);
+    keep_best(a, &best_shardlake);
+    keep_best(b, &best_curl);
+    keep_best(c, &best_no_md5);
   }
 
   const double up_ratio = best_shardlake.upload_mib_s / best_curl.upload_mib_s;
@@ -249,12 +266,16 @@ int main(int argc, char** argv) {
       objects, object_mib, static_cast<int>(moved_mib), runs));
   report.Add(fmt::format("shardlake: {}; curl: one stream per object, UNSIGNED-PAYLOAD",
                          (*store)->Describe()));
-  report.Add(
-      fmt::format("{:<16}{:>14}{:>14}{:>18}", "MiB/s", "curl", "shardlake", "shardlake/curl"));
-  report.Add(fmt::format("{:<16}{:>14.1f}{:>14.1f}{:>18.2f}", "upload", best_curl.upload_mib_s,
-                         best_shardlake.upload_mib_s, up_ratio));
-  report.Add(fmt::format("{:<16}{:>14.1f}{:>14.1f}{:>18.2f}", "download", best_curl.download_mib_s,
-                         best_shardlake.download_mib_s, down_ratio));
+  report.Add(fmt::format("{:<10}{:>10}{:>12}{:>16}{:>16}{:>18}", "MiB/s", "curl", "shardlake",
+                         "shardlake/curl", "without MD5", "without MD5/curl"));
+  report.Add(fmt::format("{:<10}{:>10.1f}{:>12.1f}{:>16.2f}{:>16.1f}{:>18.2f}", "upload",
+                         best_curl.upload_mib_s, best_shardlake.upload_mib_s, up_ratio,
+                         best_no_md5.upload_mib_s,
+                         best_no_md5.upload_mib_s / best_curl.upload_mib_s));
+  report.Add(fmt::format("{:<10}{:>10.1f}{:>12.1f}{:>16.2f}{:>16.1f}{:>18.2f}", "download",
+                         best_curl.download_mib_s, best_shardlake.download_mib_s, down_ratio,
+                         best_no_md5.download_mib_s,
+                         best_no_md5.download_mib_s / best_curl.download_mib_s));
   report.Goal("upload MiB/s shardlake/curl >= 0.8", fmt::format("{:.2f}", up_ratio),
               up_ratio >= 0.8);
   report.Goal("download MiB/s shardlake/curl >= 0.8", fmt::format("{:.2f}", down_ratio),

@@ -8,7 +8,8 @@
 //                   drops the connection half-way through an upload.
 //   - kCutResponse: forwards `after_bytes` bytes of the reply, then closes
 //                   both sides: a download cut short (a truncated object).
-//   - kReply503:    does not forward the request; answers 503 SlowDown with
+//   - kReply:       does not forward the request; answers `status` (503
+//                   SlowDown by default; 412 PreconditionFailed, ...) with
 //                   "Connection: close" and closes.
 // Requests are recognized in the client's byte stream, which works because an
 // HTTP/1.1 client sends a request on a connection only after the previous
@@ -42,12 +43,13 @@ namespace shardlake {
 
 class FaultProxy {
  public:
-  enum class Kind { kCutRequest, kCutResponse, kReply503 };
+  enum class Kind { kCutRequest, kCutResponse, kReply };
   struct Fault {
     Kind kind;
     std::string match;
     int64_t after_bytes = 0;
     int times = 1;
+    int status = 503;  // kReply only
   };
 
   // Listens on a free loopback port and forwards to 127.0.0.1:`target_port`.
@@ -125,13 +127,15 @@ class FaultProxy {
     }
   }
 
-  // The armed fault whose match occurs in `window`, consumed; sets `*at` to
-  // the end of the match in `window`.
-  std::optional<Fault> TakeFault(std::string_view window, size_t* at) {
+  // The armed fault whose match occurs in `window` and ends after its first
+  // `old_bytes` (which were seen before), consumed; sets `*at` to the end of
+  // the match in `window`.
+  std::optional<Fault> TakeFault(std::string_view window, size_t old_bytes, size_t* at) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (Fault& fault : faults_) {
-      if (fault.times <= 0) continue;
-      size_t found = window.find(fault.match);
+      if (fault.times <= 0 || fault.match.empty()) continue;
+      size_t from = old_bytes >= fault.match.size() ? old_bytes - fault.match.size() + 1 : 0;
+      size_t found = window.find(fault.match, from);
       if (found == std::string_view::npos) continue;
       --fault.times;
       injected_.fetch_add(1);
@@ -166,12 +170,12 @@ class FaultProxy {
         if (!active.has_value()) {
           std::string window = tail + std::string(chunk);
           size_t at = 0;
-          active = TakeFault(window, &at);
+          active = TakeFault(window, tail.size(), &at);
           if (active.has_value()) {
             size_t at_in_chunk = at > tail.size() ? at - tail.size() : 0;
             budget = active->after_bytes;
-            if (active->kind == Kind::kReply503) {
-              Reply503(client);
+            if (active->kind == Kind::kReply) {
+              Reply(client, active->status);
               break;
             }
             if (active->kind == Kind::kCutRequest) {
@@ -205,14 +209,19 @@ class FaultProxy {
     ::close(client);
   }
 
-  void Reply503(int client) {
-    static constexpr std::string_view kBody =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
-        "<Message>injected by the test proxy</Message></Error>";
+  void Reply(int client, int status) {
+    const std::string code = status == 503   ? "SlowDown"
+                             : status == 412 ? "PreconditionFailed"
+                             : status == 500 ? "InternalError"
+                                             : "InjectedFault";
+    const std::string body = fmt::format(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code>"
+        "<Message>injected by the test proxy</Message></Error>",
+        code);
     std::string reply = fmt::format(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+        "HTTP/1.1 {} Injected\r\nContent-Type: application/xml\r\n"
         "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-        kBody.size(), kBody);
+        status, body.size(), body);
     SendAll(client, reply.data(), reply.size());
     // Let the client finish sending (bounded) so that it reads the reply
     // rather than a reset.

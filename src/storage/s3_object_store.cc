@@ -101,8 +101,8 @@ absl::Status ValidatePrefix(std::string_view prefix) {
   return absl::OkStatus();
 }
 
-// Sleeps before retry number `retry` (1-based): a uniformly random time up to
-// min(max, base * 2^(retry-1)) ("full jitter"), so that many clients that
+// Sleeps before retry number `retry` (1-based): a uniformly random time between
+// a quarter of and all of min(max, base * 2^(retry-1)), so that many clients that
 // failed together do not retry together.
 void Backoff(int retry, std::chrono::milliseconds base, std::chrono::milliseconds max) {
   thread_local std::mt19937_64 generator(std::random_device{}());

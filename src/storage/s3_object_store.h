@@ -37,7 +37,7 @@
 //   attempt fails (and is retried): short data is never returned as success.
 // - Retries: transport failures (connection refused, reset or closed early,
 //   timeouts), HTTP 5xx, 429 and SlowDown are retried up to max-attempts
-//   times with exponential backoff and full jitter; 4xx replies never are.
+//   times with exponential backoff and jitter; 4xx replies never are.
 // - Errors: NoSuchKey / 404 -> NotFound; NoSuchBucket -> NotFound naming the
 //   bucket; AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId, 403 ->
 //   PermissionDenied with a hint about credentials; InvalidRange ->

@@ -349,21 +349,43 @@ TEST_F(S3ObjectStoreTest, MissingKeyIsNotFoundAndNotRetried) {
 TEST_F(S3ObjectStoreTest, ServiceUnavailableIsRetriedThenSucceeds) {
   std::unique_ptr<S3ObjectStore> store = OpenThroughProxy();
   ASSERT_NE(store, nullptr);
-  proxy_->Arm({FaultProxy::Kind::kReply503, "/retry-put", 0, 1});
+  proxy_->Arm({FaultProxy::Kind::kReply, "/retry-put", 0, 1});
   ASSERT_TRUE(store->Put("retry-put", "after one 503").ok());
   EXPECT_EQ(proxy_->injected(), 1);
   EXPECT_EQ(store->retries(), 1);
-  proxy_->Arm({FaultProxy::Kind::kReply503, "/retry-put", 0, 2});
+  proxy_->Arm({FaultProxy::Kind::kReply, "/retry-put", 0, 2});
   EXPECT_EQ(store->Get("retry-put").value_or("?"), "after one 503");
   EXPECT_EQ(store->retries(), 3);
   // More 503s than attempts: Unavailable, naming the attempts.
-  proxy_->Arm({FaultProxy::Kind::kReply503, "/retry-put", 0, 10});
+  proxy_->Arm({FaultProxy::Kind::kReply, "/retry-put", 0, 10});
   absl::Status exhausted = store->Get("retry-put").status();
   EXPECT_TRUE(absl::IsUnavailable(exhausted)) << exhausted;
   EXPECT_THAT(std::string(exhausted.message()), HasSubstr("3 attempt"));
   EXPECT_THAT(std::string(exhausted.message()), HasSubstr("SlowDown"));
   proxy_->Disarm();
   ASSERT_TRUE(store->Delete({"retry-put"}).ok());
+}
+
+TEST_F(S3ObjectStoreTest, RangedDownloadStartsOverWhenTheObjectChanges) {
+  // Ranges of 1 MiB, one at a time; the proxy answers the first ranged request
+  // pinned with If-Match as S3 does when the object was replaced meanwhile.
+  std::unique_ptr<S3ObjectStore> store = OpenThroughProxy("&ranged-get=1M&parallelism=1");
+  ASSERT_NE(store, nullptr);
+  const std::string data = object_store_conformance::PseudoRandomBytes((3 << 20) + 5, 10);
+  ASSERT_TRUE(store->Put("ranged", data).ok());
+  proxy_->Arm({FaultProxy::Kind::kReply, "if-match:", 0, 1, 412});
+  absl::StatusOr<std::string> read = store->Get("ranged");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(*read == data);
+  EXPECT_EQ(proxy_->injected(), 1);
+  EXPECT_EQ(store->retries(), 0) << "a 412 is not retried; the download starts over";
+  // Changing under every attempt: Aborted, never mixed bytes.
+  proxy_->Arm({FaultProxy::Kind::kReply, "if-match:", 0, 100, 412});
+  absl::Status changing = store->Get("ranged").status();
+  EXPECT_TRUE(absl::IsAborted(changing)) << changing;
+  EXPECT_THAT(std::string(changing.message()), HasSubstr("replaced during the download"));
+  proxy_->Disarm();
+  ASSERT_TRUE(store->Delete({"ranged"}).ok());
 }
 
 TEST_F(S3ObjectStoreTest, ConnectionDroppedDuringUploadFailsCleanlyOrRetries) {
