@@ -8,6 +8,8 @@
 //                   drops the connection half-way through an upload.
 //   - kCutResponse: forwards `after_bytes` bytes of the reply, then closes
 //                   both sides: a download cut short (a truncated object).
+//   - kCorruptRequest: flips the bits of the request byte `after_bytes` past
+//                   the match (in the body), once: bytes altered in flight.
 //   - kReply:       does not forward the request; answers `status` (503
 //                   SlowDown by default; 412 PreconditionFailed, ...) with
 //                   "Connection: close" and closes.
@@ -43,7 +45,7 @@ namespace shardlake {
 
 class FaultProxy {
  public:
-  enum class Kind { kCutRequest, kCutResponse, kReply };
+  enum class Kind { kCutRequest, kCutResponse, kReply, kCorruptRequest };
   struct Fault {
     Kind kind;
     std::string match;
@@ -183,12 +185,29 @@ class FaultProxy {
               budget -= static_cast<int64_t>(forward - at_in_chunk);
               open = budget > 0;
             }
+            if (active->kind == Kind::kCorruptRequest) {
+              size_t position = at_in_chunk + static_cast<size_t>(budget);
+              if (position < chunk.size()) {
+                buffer[position] = static_cast<char>(~buffer[position]);
+                active.reset();
+              } else {
+                budget -= static_cast<int64_t>(chunk.size() - at_in_chunk);
+              }
+            }
           }
           tail = window.substr(window.size() - std::min<size_t>(window.size(), 512));
         } else if (active->kind == Kind::kCutRequest) {
           forward = std::min<size_t>(chunk.size(), static_cast<size_t>(budget));
           budget -= static_cast<int64_t>(forward);
           open = budget > 0;
+        } else if (active->kind == Kind::kCorruptRequest) {
+          if (static_cast<size_t>(budget) < chunk.size()) {
+            buffer[static_cast<size_t>(budget)] =
+                static_cast<char>(~buffer[static_cast<size_t>(budget)]);
+            active.reset();
+          } else {
+            budget -= static_cast<int64_t>(chunk.size());
+          }
         }
         if (!SendAll(upstream, chunk.data(), forward)) break;
       }

@@ -388,6 +388,29 @@ TEST_F(S3ObjectStoreTest, RangedDownloadStartsOverWhenTheObjectChanges) {
   ASSERT_TRUE(store->Delete({"ranged"}).ok());
 }
 
+TEST_F(S3ObjectStoreTest, BytesAlteredInFlightAreRefusedAndNothingIsStored) {
+  std::unique_ptr<S3ObjectStore> store =
+      OpenThroughProxy("&multipart-threshold=5M&part-size=5M&parallelism=2");
+  ASSERT_NE(store, nullptr);
+  // One flipped byte in a single PUT: the server's MD5 differs from Content-MD5.
+  const std::string small = object_store_conformance::PseudoRandomBytes(1 << 20, 11);
+  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "/corrupt-single", 300000, 1});
+  absl::Status put = store->Put("corrupt-single", small);
+  EXPECT_TRUE(absl::IsDataLoss(put)) << put;
+  EXPECT_THAT(std::string(put.message()), HasSubstr("BadDigest"));
+  EXPECT_EQ(proxy_->injected(), 1);
+  EXPECT_EQ(store->retries(), 0);
+  EXPECT_FALSE(store->Exists("corrupt-single").value_or(true));
+  // In part 2 of a multipart upload: refused, and the upload aborted.
+  const std::string big = object_store_conformance::PseudoRandomBytes(11 << 20, 12);
+  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "partNumber=2&", 1 << 20, 1});
+  absl::Status multipart = store->Put("corrupt-multi", big);
+  EXPECT_TRUE(absl::IsDataLoss(multipart)) << multipart;
+  EXPECT_THAT(std::string(multipart.message()), HasSubstr("part 2 of 3"));
+  EXPECT_FALSE(store->Exists("corrupt-multi").value_or(true));
+  EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
+}
+
 TEST_F(S3ObjectStoreTest, ConnectionDroppedDuringUploadFailsCleanlyOrRetries) {
   std::unique_ptr<S3ObjectStore> store = OpenThroughProxy();
   ASSERT_NE(store, nullptr);
