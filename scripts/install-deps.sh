@@ -16,6 +16,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server postgresql openssl clang-format nodejs npm
+  ceph-mon ceph-osd radosgw ceph-common
 )
 
 missing=()

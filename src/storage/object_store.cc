@@ -9,6 +9,7 @@
 #include "fmt/format.h"
 #include "storage/local_object_store.h"
 #include "storage/memory_object_store.h"
+#include "storage/s3_object_store.h"
 
 namespace shardlake {
 namespace {
@@ -57,6 +58,11 @@ class SchemeRegistry {
     factories_["memory"] =
         [](std::string_view uri) -> absl::StatusOr<std::unique_ptr<ObjectStore>> {
       auto store = MemoryObjectStore::OpenUri(uri);
+      if (!store.ok()) return store.status();
+      return std::unique_ptr<ObjectStore>(std::move(*store));
+    };
+    factories_["s3"] = [](std::string_view uri) -> absl::StatusOr<std::unique_ptr<ObjectStore>> {
+      auto store = S3ObjectStore::OpenUri(uri);
       if (!store.ok()) return store.status();
       return std::unique_ptr<ObjectStore>(std::move(*store));
     };

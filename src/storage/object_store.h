@@ -92,6 +92,9 @@ absl::Status ValidateObjectKey(std::string_view key);
 //   file:///abs/dir or file:relative/dir  -> a local directory (created if missing)
 //   memory://name                         -> an in-process store; the same name in
 //                                            one process opens the same objects
+//   s3://bucket/prefix?endpoint=...       -> an S3-compatible bucket (AWS, Ceph RGW,
+//                                            MinIO); see s3_object_store.h for the
+//                                            options and credentials
 // Errors: InvalidArgument for an unknown scheme (the message lists the known
 // ones), FailedPrecondition / PermissionDenied when a directory cannot be used.
 absl::StatusOr<std::unique_ptr<ObjectStore>> OpenObjectStore(std::string_view uri);
