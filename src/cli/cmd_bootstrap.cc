@@ -317,7 +317,7 @@ absl::Status Bootstrap(const GlobalOptions& options, const BootstrapFlags& flags
   auto generator = tpch::Generator::Create(flags.scale_factor, flags.seed);
   if (!generator.ok()) {
     return absl::InvalidArgumentError(fmt::format("--tpch-scale-factor {}: {}", flags.scale_factor,
-                                                  generator.status().message()));
+                                                  std::string(generator.status().message())));
   }
   int64_t orders = (*generator)->UnitCount(tpch::Table::kOrders);
   if (flags.shard_count > orders) {
@@ -329,7 +329,7 @@ absl::Status Bootstrap(const GlobalOptions& options, const BootstrapFlags& flags
 
   ASSIGN_OR_RETURN(BootstrapStaging staging, BootstrapStaging::Begin(plan.data_dir, plan.force));
   fs::path root = staging.staging_dir();
-  RETURN_IF_ERROR(WriteSecurityFiles(root, plan));
+  RETURN_IF_ERROR(WriteSecurityFiles(staging.staging_dir(), plan));
   RETURN_IF_ERROR(LoadLake(root, flags, options.threads, *generator, summary));
   std::error_code ec;
   fs::remove_all(root / kScratchDirectoryName, ec);
@@ -384,7 +384,7 @@ int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags) {
   std::map<tpch::Table, TableSummary> summary;
   if (absl::Status status = Bootstrap(options, flags, plan, summary); !status.ok()) {
     return ReportError(absl::Status(
-        status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir, status.message())));
+        status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir, std::string(status.message()))));
   }
   int64_t rows = 0;
   int64_t bytes = 0;
