@@ -156,7 +156,7 @@ TEST_F(BootstrapCliTest, InvalidFlagsFailClearlyAndCreateNothing) {
   args[8] = "abc";  // a worker password that is too short
   CommandRun short_password = Shardlake(args);
   EXPECT_EQ(short_password.exit_code, 1) << short_password.output;
-  EXPECT_NE(short_password.output.find("worker password"), std::string::npos)
+  EXPECT_NE(short_password.output.find("--worker-password is too short"), std::string::npos)
       << short_password.output;
   EXPECT_EQ(short_password.output.find("abc"), std::string::npos) << "password echoed";
 

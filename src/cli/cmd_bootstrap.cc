@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "catalog/index.h"
@@ -83,43 +84,43 @@ struct TableSummary {
   int buckets = 0;  // 0 for a replicated table
 };
 
-// The redrawn status line: where we are, rows, MB/s and ETA over the whole load.
+// The redrawn status line: the steps running, rows, MB/s and ETA over the
+// whole load. DuckDB cannot tell how far a generator scan is, so a running
+// step's rows are estimated from its Parquet bytes and the bytes per row of
+// the table's finished steps. Thread-safe.
 class ProgressLine {
  public:
-  ProgressLine(bool enabled, int64_t total_expected_rows)
-      : enabled_(enabled), total_rows_(std::max<int64_t>(1, total_expected_rows)) {}
+  ProgressLine(bool enabled, int shard_count, int64_t total_expected_rows)
+      : enabled_(enabled),
+        shard_count_(shard_count),
+        total_rows_(std::max<int64_t>(1, total_expected_rows)) {}
 
-  void StartStep(const LoadStep& step, int shard_count) {
+  void StartStep(size_t id, const LoadStep& step) {
     std::lock_guard lock(mutex_);
-    label_ = std::string(tpch::TableName(step.table));
-    if (step.bucket >= 0) {
-      label_ += fmt::format(" bucket {}/{}", step.bucket + 1, shard_count);
-    }
-    step_rows_ = step.expected_rows;
-    step_bytes_ = 0;
+    running_[id] = Running{step, 0};
   }
 
   // From the ingester's progress thread.
-  void Update(double percent) {
+  void UpdateStep(size_t id, int64_t bytes) {
     std::lock_guard lock(mutex_);
-    step_fraction_ = percent < 0 ? 0 : std::min(1.0, percent / 100);
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
+    it->second.bytes = bytes;
     Draw();
   }
 
-  void UpdateBytes(int64_t bytes) {
+  void FinishStep(size_t id, int64_t rows, int64_t bytes) {
     std::lock_guard lock(mutex_);
-    step_bytes_ = bytes;
-  }
-
-  void FinishStep(int64_t rows, int64_t bytes) {
-    std::lock_guard lock(mutex_);
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
     // Lineitem's expected rows are an expectation; what is done is exact.
     done_rows_ += rows;
-    done_expected_rows_ += step_rows_;
+    done_expected_rows_ += it->second.step.expected_rows;
     done_bytes_ += bytes;
-    step_rows_ = 0;
-    step_bytes_ = 0;
-    step_fraction_ = 0;
+    TableRate& rate = rates_[it->second.step.table];
+    rate.rows += rows;
+    rate.bytes += bytes;
+    running_.erase(it);
     Draw();
   }
 
@@ -132,35 +133,64 @@ class ProgressLine {
   }
 
  private:
+  struct Running {
+    LoadStep step;
+    int64_t bytes = 0;
+  };
+  struct TableRate {
+    int64_t rows = 0;
+    int64_t bytes = 0;
+  };
+
+  // Rows of a running step done so far, by its bytes (0 when unknown).
+  double EstimatedRows(const Running& running) const {
+    auto rate = rates_.find(running.step.table);
+    if (rate == rates_.end() || rate->second.rows == 0 || rate->second.bytes == 0) return 0;
+    double rows = static_cast<double>(running.bytes) * static_cast<double>(rate->second.rows) /
+                  static_cast<double>(rate->second.bytes);
+    return std::min(rows, 0.99 * static_cast<double>(running.step.expected_rows));
+  }
+
   void Draw() {
     if (!enabled_) return;
     double seconds = watch_.ElapsedSeconds();
-    double step_done = step_fraction_ * static_cast<double>(step_rows_);
-    double fraction = std::min(1.0, (static_cast<double>(done_expected_rows_) + step_done) /
+    double running_rows = 0;
+    int64_t running_bytes = 0;
+    std::string label;
+    for (const auto& [id, running] : running_) {
+      running_rows += EstimatedRows(running);
+      running_bytes += running.bytes;
+      if (!label.empty()) label += ", ";
+      label += tpch::TableName(running.step.table);
+      if (running.step.bucket >= 0) {
+        label += fmt::format(" {}/{}", running.step.bucket + 1, shard_count_);
+      }
+    }
+    double fraction = std::min(1.0, (static_cast<double>(done_expected_rows_) + running_rows) /
                                         static_cast<double>(total_rows_));
-    int64_t rows = done_rows_ + static_cast<int64_t>(step_done);
+    int64_t rows = done_rows_ + static_cast<int64_t>(running_rows);
     double mb_per_s =
-        seconds > 0 ? static_cast<double>(done_bytes_ + step_bytes_) / 1e6 / seconds : 0;
+        seconds > 0 ? static_cast<double>(done_bytes_ + running_bytes) / 1e6 / seconds : 0;
     std::string eta = "?";
     if (fraction > 0.01 && fraction < 1) {
       eta = fmt::format("{:.0f} s", seconds * (1 - fraction) / fraction);
     } else if (fraction >= 1) {
       eta = "0 s";
     }
-    std::fprintf(stderr, "\r\033[Kbootstrap: %s: %s / ~%s rows (%.0f%%), %.1f MB/s, %.0f s, ETA %s",
-                 label_.c_str(), Grouped(rows).c_str(), Grouped(total_rows_).c_str(),
-                 100 * fraction, mb_per_s, seconds, eta.c_str());
+    std::fprintf(stderr,
+                 "\r\033[Kbootstrap: %s / ~%s rows (%.0f%%), %.1f MB/s, %.0f s, ETA %s [%s]",
+                 Grouped(rows).c_str(), Grouped(total_rows_).c_str(), 100 * fraction, mb_per_s,
+                 seconds, eta.c_str(), label.c_str());
     std::fflush(stderr);
   }
 
   const bool enabled_;
+  const int shard_count_;
   const int64_t total_rows_;
   Stopwatch watch_;
   std::mutex mutex_;
-  std::string label_;
-  int64_t step_rows_ = 0;
-  int64_t step_bytes_ = 0;
-  double step_fraction_ = 0;
+  std::map<size_t, Running> running_;
+  std::map<tpch::Table, TableRate> rates_;
   int64_t done_rows_ = 0;
   int64_t done_expected_rows_ = 0;
   int64_t done_bytes_ = 0;
@@ -201,63 +231,87 @@ std::vector<LoadStep> PlanSteps(const tpch::Generator& generator, int shard_coun
   return steps;
 }
 
-// Creates the tpch tables in a new lake under `root` and loads them.
+// Creates the tpch tables in a new lake under `root` and loads them, up to
+// `threads` steps at once (each step's generator scan is single-threaded).
 absl::Status LoadLake(const fs::path& root, const BootstrapFlags& flags, int threads,
                       std::shared_ptr<const tpch::Generator> generator,
                       std::map<tpch::Table, TableSummary>& summary) {
   fs::path scratch = root / kScratchDirectoryName;
   ASSIGN_OR_RETURN(auto index, OpenIndex("sqlite://" + (root / kCatalogFileName).string()));
   ASSIGN_OR_RETURN(auto store, OpenObjectStore("file://" + (root / kLakeDirectoryName).string()));
-  std::map<std::string, std::string> duck_options = {
-      {"temp_directory", (scratch / "duckdb").string()}};
-  if (threads > 0) duck_options["threads"] = std::to_string(threads);
-  ASSIGN_OR_RETURN(auto database, duck::Database::Open("", duck_options));
-  ASSIGN_OR_RETURN(auto connection, duck::Connection::Open(*database));
-  RETURN_IF_ERROR(tpch::RegisterTpchFunction(*connection, generator));
-
-  std::vector<LoadStep> steps = PlanSteps(*generator, flags.shard_count);
-  int64_t total_rows = 0;
-  for (const LoadStep& step : steps) total_rows += step.expected_rows;
-  ProgressLine progress(isatty(STDERR_FILENO) != 0, total_rows);
-
+  ASSIGN_OR_RETURN(auto database,
+                   duck::Database::Open("", {{"temp_directory", (scratch / "duckdb").string()},
+                                             {"threads", std::to_string(threads)}}));
+  ASSIGN_OR_RETURN(auto setup, duck::Connection::Open(*database));
+  // Registered in the database's catalog: every connection sees it.
+  RETURN_IF_ERROR(tpch::RegisterTpchFunction(*setup, generator));
   for (tpch::Table table : tpch::kAllTables) {
     RETURN_IF_ERROR(index->CreateTable(SchemaOf(table)));
   }
-  for (const LoadStep& step : steps) {
-    ASSIGN_OR_RETURN(TableSchema schema, index->GetTable(std::string(kDatabase),
-                                                         std::string(tpch::TableName(step.table))));
-    IngestOptions options;
-    options.writer_id = "shardlake-bootstrap";
-    if (step.bucket >= 0) options.folder = BucketFolder(step.bucket, flags.shard_count);
-    options.progress = [&progress](double percent, double, int64_t bytes) {
-      progress.UpdateBytes(bytes);
-      progress.Update(percent);
-    };
-    Ingester ingester(*index, *store, *connection, (scratch / "ingest").string(), options);
-    // The scale factor goes through text so DuckDB gets exactly this double.
-    std::string select =
-        fmt::format("SELECT * FROM tpch_rows('{}', CAST('{}' AS DOUBLE), {}, {}, {})",
-                    tpch::TableName(step.table), generator->scale_factor(),
-                    static_cast<int64_t>(generator->seed()), step.units.first, step.units.count);
-    progress.StartStep(step, flags.shard_count);
-    std::string source = step.bucket < 0
-                             ? fmt::format("TPC-H {}", tpch::TableName(step.table))
-                             : fmt::format("TPC-H {} {}", tpch::TableName(step.table),
-                                           BucketFolder(step.bucket, flags.shard_count));
-    auto stats = ingester.IngestSelect(schema, select, source);
-    if (!stats.ok()) {
-      progress.Clear();
-      return stats.status();
+
+  std::vector<LoadStep> steps = PlanSteps(*generator, flags.shard_count);
+  // Largest first, so that the last steps to run are short.
+  std::stable_sort(steps.begin(), steps.end(), [](const LoadStep& a, const LoadStep& b) {
+    return a.expected_rows > b.expected_rows;
+  });
+  int64_t total_rows = 0;
+  for (const LoadStep& step : steps) total_rows += step.expected_rows;
+  ProgressLine progress(isatty(STDERR_FILENO) != 0, flags.shard_count, total_rows);
+
+  std::mutex mutex;  // guards next_step, first_error, summary
+  size_t next_step = 0;
+  absl::Status first_error;
+  auto run_steps = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(auto connection, duck::Connection::Open(*database));
+    while (true) {
+      size_t id;
+      {
+        std::lock_guard lock(mutex);
+        if (next_step >= steps.size() || !first_error.ok()) return absl::OkStatus();
+        id = next_step++;
+      }
+      const LoadStep& step = steps[id];
+      std::string table_name(tpch::TableName(step.table));
+      ASSIGN_OR_RETURN(TableSchema schema, index->GetTable(std::string(kDatabase), table_name));
+      IngestOptions options;
+      options.writer_id = "shardlake-bootstrap";
+      if (step.bucket >= 0) options.folder = BucketFolder(step.bucket, flags.shard_count);
+      options.progress = [&progress, id](double, double, int64_t bytes) {
+        progress.UpdateStep(id, bytes);
+      };
+      Ingester ingester(*index, *store, *connection, (scratch / "ingest").string(), options);
+      // The scale factor goes through text so DuckDB gets exactly this double.
+      std::string select =
+          fmt::format("SELECT * FROM tpch_rows('{}', CAST('{}' AS DOUBLE), {}, {}, {})", table_name,
+                      generator->scale_factor(), static_cast<int64_t>(generator->seed()),
+                      step.units.first, step.units.count);
+      std::string source = step.bucket < 0 ? fmt::format("TPC-H {}", table_name)
+                                           : fmt::format("TPC-H {} {}", table_name, options.folder);
+      progress.StartStep(id, step);
+      ASSIGN_OR_RETURN(IngestStats stats, ingester.IngestSelect(schema, select, source));
+      progress.FinishStep(id, stats.rows, stats.bytes);
+      std::lock_guard lock(mutex);
+      TableSummary& table_summary = summary[step.table];
+      table_summary.rows += stats.rows;
+      table_summary.files += stats.files;
+      table_summary.bytes += stats.bytes;
+      if (step.bucket >= 0) ++table_summary.buckets;
     }
-    progress.FinishStep(stats->rows, stats->bytes);
-    TableSummary& table_summary = summary[step.table];
-    table_summary.rows += stats->rows;
-    table_summary.files += stats->files;
-    table_summary.bytes += stats->bytes;
-    if (step.bucket >= 0) ++table_summary.buckets;
-  }
+  };
+  {
+    std::vector<std::jthread> workers;
+    size_t worker_count = std::min<size_t>(static_cast<size_t>(threads), steps.size());
+    for (size_t i = 0; i < worker_count; ++i) {
+      workers.emplace_back([&]() {
+        absl::Status status = run_steps();
+        if (status.ok()) return;
+        std::lock_guard lock(mutex);
+        if (first_error.ok()) first_error = status;
+      });
+    }
+  }  // joins the workers
   progress.Clear();
-  return absl::OkStatus();
+  return first_error;
 }
 
 nlohmann::json Manifest(const BootstrapFlags& flags,
@@ -330,7 +384,10 @@ absl::Status Bootstrap(const GlobalOptions& options, const BootstrapFlags& flags
   ASSIGN_OR_RETURN(BootstrapStaging staging, BootstrapStaging::Begin(plan.data_dir, plan.force));
   fs::path root = staging.staging_dir();
   RETURN_IF_ERROR(WriteSecurityFiles(staging.staging_dir(), plan));
-  RETURN_IF_ERROR(LoadLake(root, flags, options.threads, *generator, summary));
+  int threads = options.threads > 0
+                    ? options.threads
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  RETURN_IF_ERROR(LoadLake(root, flags, threads, *generator, summary));
   std::error_code ec;
   fs::remove_all(root / kScratchDirectoryName, ec);
   if (ec) {
@@ -383,8 +440,8 @@ int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags) {
   Stopwatch watch;
   std::map<tpch::Table, TableSummary> summary;
   if (absl::Status status = Bootstrap(options, flags, plan, summary); !status.ok()) {
-    return ReportError(absl::Status(
-        status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir, std::string(status.message()))));
+    return ReportError(absl::Status(status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir,
+                                                               std::string(status.message()))));
   }
   int64_t rows = 0;
   int64_t bytes = 0;
