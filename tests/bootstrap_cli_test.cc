@@ -204,7 +204,7 @@ TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
   EXPECT_EQ(manifest["shard_count"], 3);
   EXPECT_EQ(manifest["catalog"]["path"], "catalog.sqlite");
   EXPECT_EQ(manifest["storage"]["path"], "lake");
-  EXPECT_EQ(manifest["database"], "tpch");
+  EXPECT_EQ(manifest["database"], "main");
   EXPECT_EQ(manifest["bucket_folders"],
             nlohmann::json::array({"bucket=00", "bucket=01", "bucket=02"}));
   EXPECT_EQ(manifest["tables"]["orders"]["placement"], "sharded");
@@ -236,7 +236,7 @@ TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
   std::string union_sql;
   for (const auto& [table, rows] : expected) {
     if (!union_sql.empty()) union_sql += " UNION ALL ";
-    union_sql += fmt::format("SELECT '{0}' AS t, count(*) AS n FROM tpch.{0}", table);
+    union_sql += fmt::format("SELECT '{0}' AS t, count(*) AS n FROM {0}", table);
   }
   CommandRun counts = Shardlake(
       {"--data-dir", data_dir_.string(), "sql", "--format", "csv", union_sql + " ORDER BY t"});
@@ -251,17 +251,25 @@ TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
       Shardlake({"--catalog", "sqlite://" + (data_dir_ / "catalog.sqlite").string(), "--storage",
                  "file://" + (data_dir_ / "lake").string(), "--data-dir",
                  (dir_ / "scratch").string(), "sql", "--format", "csv",
-                 "SELECT count(*) FROM tpch.lineitem JOIN tpch.orders ON l_orderkey = "
-                 "o_orderkey JOIN tpch.customer ON o_custkey = c_custkey"});
+                 "SELECT count(*) FROM lineitem JOIN orders ON l_orderkey = "
+                 "o_orderkey JOIN customer ON o_custkey = c_custkey"});
   ASSERT_EQ(explicit_uris.exit_code, 0) << explicit_uris.output;
   EXPECT_NE(explicit_uris.output.find(fmt::format("\n{}\n", expected["lineitem"])),
             std::string::npos)
       << explicit_uris.output;
   fs::remove_all(dir_ / "scratch");
+  // The TPC-H queries run as written (unqualified names are in database main).
+  std::string q03 = ReadFile(fs::path(SHARDLAKE_SOURCE_DIR) / "queries" / "tpch" / "q03.sql");
+  ASSERT_FALSE(q03.empty());
+  CommandRun query = Shardlake({"--data-dir", data_dir_.string(), "sql", "--format", "csv", q03});
+  ASSERT_EQ(query.exit_code, 0) << query.output;
+  EXPECT_NE(query.output.find("l_orderkey,revenue,o_orderdate,o_shippriority\n"), std::string::npos)
+      << query.output;
+  EXPECT_GT(std::count(query.output.begin(), query.output.end(), '\n'), 2) << query.output;
 
   // Buckets: orders and lineitem are in bucket=NN folders, each bucket's line
   // items are exactly those of its orders; replicated tables have no folder.
-  fs::path lake = data_dir_ / "lake" / "tpch";
+  fs::path lake = data_dir_ / "lake" / "main";
   EXPECT_TRUE(fs::is_directory(lake / "nation"));
   for (const auto& item : fs::directory_iterator(lake / "customer")) {
     EXPECT_TRUE(item.is_regular_file()) << "replicated tables are not bucketed: " << item.path();
@@ -327,8 +335,8 @@ TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
   EXPECT_TRUE(fs::is_directory(lake / "orders" / "bucket=01"));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1)
       << Listing(dir_);
-  CommandRun forced_counts = Shardlake({"--data-dir", data_dir_.string(), "sql", "--format", "csv",
-                                        "SELECT count(*) FROM tpch.orders"});
+  CommandRun forced_counts = Shardlake(
+      {"--data-dir", data_dir_.string(), "sql", "--format", "csv", "SELECT count(*) FROM orders"});
   ASSERT_EQ(forced_counts.exit_code, 0) << forced_counts.output;
   EXPECT_NE(forced_counts.output.find("\n15000\n"), std::string::npos) << forced_counts.output;
 }
