@@ -163,6 +163,26 @@ TEST_F(BootstrapCliTest, InvalidFlagsFailClearlyAndCreateNothing) {
   EXPECT_TRUE(fs::is_empty(dir_)) << "a failed bootstrap left files:\n" << Listing(dir_);
 }
 
+TEST_F(BootstrapCliTest, InterruptLeavesNothingBehind) {
+  const char* bin = std::getenv("SHARDLAKE_BIN");
+  ASSERT_NE(bin, nullptr) << "SHARDLAKE_BIN is not set";
+  std::vector<std::string> args = BootstrapArgs(data_dir_, "3");
+  args[1] = "1";     // --threads 1
+  args[10] = "0.3";  // long enough to be interrupted mid-load (several seconds)
+  std::string command = Quote(bin);
+  for (const auto& arg : args) command += " " + Quote(arg);
+  // Start it, wait (at most 20 s) until its staging directory exists, Ctrl-C it.
+  std::string script = fmt::format(
+      "{} </dev/null >/dev/null 2>&1 & pid=$!; i=0; "
+      "while [ -z \"$(ls -A {})\" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+      "sleep 0.5; kill -INT $pid; wait $pid; exit $?",
+      command, Quote(dir_.string()));
+  int status = std::system(script.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << "interrupted bootstraps exit like Ctrl-C";
+  EXPECT_TRUE(fs::is_empty(dir_)) << "an interrupted bootstrap left files:\n" << Listing(dir_);
+}
+
 TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
   CommandRun run = Shardlake(BootstrapArgs(data_dir_, "3"));
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -204,6 +224,8 @@ TEST_F(BootstrapCliTest, BootstrapsAShardedTpchLakeAndRefusesToOverwrite) {
   EXPECT_EQ(manifest["shard_count"], 3);
   EXPECT_EQ(manifest["catalog"]["path"], "catalog.sqlite");
   EXPECT_EQ(manifest["storage"]["path"], "lake");
+  EXPECT_EQ(manifest["tls"]["ca_certificate"], "tls/ca.crt");
+  EXPECT_EQ(manifest["users_file"], "users.json");
   EXPECT_EQ(manifest["database"], "main");
   EXPECT_EQ(manifest["bucket_folders"],
             nlohmann::json::array({"bucket=00", "bucket=01", "bucket=02"}));

@@ -2,9 +2,12 @@
 // in a data directory: users file, TLS files, and a TPC-H lake loaded in
 // buckets, described by <data-dir>/cluster.json. Placement, layout and the
 // manifest are documented in docs/bootstrap.md.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,10 +18,12 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/cleanup/cleanup.h"
 #include "catalog/index.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cluster/bootstrap_files.h"
+#include "cluster/tls_files.h"
 #include "cluster/users_file.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
@@ -233,9 +238,71 @@ std::vector<LoadStep> PlanSteps(const tpch::Generator& generator, int shard_coun
   return steps;
 }
 
+// While alive, SIGINT and SIGTERM do not kill the process: they are blocked
+// in this thread and in every thread started meanwhile (DuckDB's, the
+// loaders'), and a watcher thread takes them, marks the bootstrap interrupted
+// and interrupts the registered DuckDB connections. The bootstrap then fails
+// with Cancelled and the staging directory is removed on the way out, instead
+// of being left behind (at a large scale factor, gigabytes) by a killed
+// process. Construct it before any other thread starts.
+class InterruptWatcher {
+ public:
+  InterruptWatcher() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    blocked_ = pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_) == 0;
+    if (!blocked_) return;
+    watcher_ = std::thread([this] {
+      timespec poll = {0, 100'000'000};
+      while (!stop_.load()) {
+        if (sigtimedwait(&signals_, nullptr, &poll) < 0) continue;
+        interrupted_.store(true);
+        std::lock_guard lock(mutex_);
+        for (duck::Connection* connection : connections_) connection->Interrupt();
+      }
+    });
+  }
+  ~InterruptWatcher() {
+    stop_.store(true);
+    if (watcher_.joinable()) watcher_.join();
+    if (blocked_) pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  InterruptWatcher(const InterruptWatcher&) = delete;
+  InterruptWatcher& operator=(const InterruptWatcher&) = delete;
+
+  bool interrupted() const { return interrupted_.load(); }
+
+  // Interrupt `connection` on a signal until Forget(connection).
+  void Watch(duck::Connection* connection) {
+    std::lock_guard lock(mutex_);
+    connections_.push_back(connection);
+    if (interrupted_.load()) connection->Interrupt();
+  }
+  void Forget(duck::Connection* connection) {
+    std::lock_guard lock(mutex_);
+    std::erase(connections_, connection);
+  }
+
+ private:
+  sigset_t signals_;
+  sigset_t old_mask_;
+  bool blocked_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> interrupted_{false};
+  std::mutex mutex_;
+  std::vector<duck::Connection*> connections_;
+  std::thread watcher_;
+};
+
+absl::Status InterruptedError() {
+  return absl::CancelledError("interrupted; the data dir was not changed");
+}
+
 // Creates the tpch tables in a new lake under `root` and loads them, up to
 // `threads` steps at once (each step's generator scan is single-threaded).
 absl::Status LoadLake(const fs::path& root, const BootstrapFlags& flags, int threads,
+                      InterruptWatcher& interrupts,
                       std::shared_ptr<const tpch::Generator> generator,
                       std::map<tpch::Table, TableSummary>& summary) {
   fs::path scratch = root / kScratchDirectoryName;
@@ -265,11 +332,14 @@ absl::Status LoadLake(const fs::path& root, const BootstrapFlags& flags, int thr
   absl::Status first_error;
   auto run_steps = [&]() -> absl::Status {
     ASSIGN_OR_RETURN(auto connection, duck::Connection::Open(*database));
+    interrupts.Watch(connection.get());
+    absl::Cleanup forget = [&] { interrupts.Forget(connection.get()); };
     while (true) {
       size_t id;
       {
         std::lock_guard lock(mutex);
         if (next_step >= steps.size() || !first_error.ok()) return absl::OkStatus();
+        if (interrupts.interrupted()) return InterruptedError();
         id = next_step++;
       }
       const LoadStep& step = steps[id];
@@ -313,8 +383,12 @@ absl::Status LoadLake(const fs::path& root, const BootstrapFlags& flags, int thr
     }
   }  // joins the workers
   progress.Clear();
+  if (interrupts.interrupted()) return InterruptedError();
   return first_error;
 }
+
+// "tls/<name>": a TLS file's path relative to the data dir.
+std::string TlsPath(std::string_view name) { return fmt::format("{}/{}", kTlsDirectoryName, name); }
 
 nlohmann::json Manifest(const BootstrapFlags& flags,
                         const std::map<tpch::Table, TableSummary>& summary) {
@@ -337,9 +411,9 @@ nlohmann::json Manifest(const BootstrapFlags& flags,
       {"version", kManifestFormatVersion},
       {"users_file", std::string(kUsersFileName)},
       {"tls",
-       {{"ca_certificate", "tls/ca.crt"},
-        {"server_certificate", "tls/server.crt"},
-        {"server_key", "tls/server.key"}}},
+       {{"ca_certificate", TlsPath(kTlsCaCertFile)},
+        {"server_certificate", TlsPath(kTlsServerCertFile)},
+        {"server_key", TlsPath(kTlsServerKeyFile)}}},
       {"catalog", {{"kind", "sqlite"}, {"path", std::string(kCatalogFileName)}}},
       {"storage", {{"kind", "file"}, {"path", std::string(kLakeDirectoryName)}}},
       {"tpch", {{"scale_factor", flags.scale_factor}, {"seed", flags.seed}}},
@@ -383,13 +457,14 @@ absl::Status Bootstrap(const GlobalOptions& options, const BootstrapFlags& flags
         flags.shard_count, orders, flags.scale_factor));
   }
 
+  InterruptWatcher interrupts;
   ASSIGN_OR_RETURN(BootstrapStaging staging, BootstrapStaging::Begin(plan.data_dir, plan.force));
   fs::path root = staging.staging_dir();
   RETURN_IF_ERROR(WriteSecurityFiles(staging.staging_dir(), plan));
   int threads = options.threads > 0
                     ? options.threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  RETURN_IF_ERROR(LoadLake(root, flags, threads, *generator, summary));
+  RETURN_IF_ERROR(LoadLake(root, flags, threads, interrupts, *generator, summary));
   std::error_code ec;
   fs::remove_all(root / kScratchDirectoryName, ec);
   if (ec) {
@@ -397,6 +472,8 @@ absl::Status Bootstrap(const GlobalOptions& options, const BootstrapFlags& flags
         fmt::format("cannot remove {}: {}", (root / kScratchDirectoryName).string(), ec.message()));
   }
   RETURN_IF_ERROR(WriteManifest(root / kClusterManifestName, Manifest(flags, summary)));
+  // The last point where an interruption leaves the data dir as it was.
+  if (interrupts.interrupted()) return InterruptedError();
   return staging.Commit();
 }
 
@@ -442,8 +519,10 @@ int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags) {
   Stopwatch watch;
   std::map<tpch::Table, TableSummary> summary;
   if (absl::Status status = Bootstrap(options, flags, plan, summary); !status.ok()) {
-    return ReportError(absl::Status(status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir,
-                                                               std::string(status.message()))));
+    ReportError(absl::Status(status.code(), fmt::format("bootstrap of {}: {}", plan.data_dir,
+                                                        std::string(status.message()))));
+    // 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+    return status.code() == absl::StatusCode::kCancelled ? 130 : 1;
   }
   int64_t rows = 0;
   int64_t bytes = 0;
