@@ -47,6 +47,23 @@ struct TpchFlags {
 CLI::App* AddTpchCommand(CLI::App& app, TpchFlags& flags);
 int RunTpch(const GlobalOptions& options, const TpchFlags& flags);
 
+// `shardlake bootstrap`: users file, TLS files and a TPC-H lake in buckets in
+// a new data dir (cmd_bootstrap.cc, docs/bootstrap.md).
+struct BootstrapFlags {
+  std::string client_username;
+  std::string client_password;
+  std::string worker_password;
+  double scale_factor = 1;
+  int shard_count = 11;
+  std::string data_dir;  // empty: the global --data-dir
+  std::string tls_hostname;
+  bool force = false;
+  uint64_t seed = 0;
+};
+// Adds the `bootstrap` subcommand to `app`, bound to `flags`.
+CLI::App* AddBootstrapCommand(CLI::App& app, BootstrapFlags& flags);
+int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
   shardlake::cli::TpchFlags tpch_flags;
   CLI::App* tpch_cmd = shardlake::cli::AddTpchCommand(app, tpch_flags);
 
+  shardlake::cli::BootstrapFlags bootstrap_flags;
+  CLI::App* bootstrap_cmd = shardlake::cli::AddBootstrapCommand(app, bootstrap_flags);
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("compact")) {
     return shardlake::cli::RunCompact(options, compact_now, grace_seconds);
   }
+  if (bootstrap_cmd->parsed()) return shardlake::cli::RunBootstrap(options, bootstrap_flags);
   if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);

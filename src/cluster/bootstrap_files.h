@@ -46,6 +46,8 @@ namespace shardlake {
 
 inline constexpr std::string_view kUsersFileName = "users.json";
 inline constexpr std::string_view kTlsDirectoryName = "tls";
+// Written by `shardlake bootstrap` (docs/bootstrap.md): what the data dir holds.
+inline constexpr std::string_view kClusterManifestName = "cluster.json";
 
 struct BootstrapPlan {
   std::string data_dir;

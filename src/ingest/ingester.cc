@@ -410,6 +410,7 @@ absl::StatusOr<IngestStats> Ingester::IngestSelect(const TableSchema& schema,
     entry.table = schema.table;
     std::string name = NewUuid() + ".1.parquet";
     entry.path = file.folder.empty() ? name : file.folder + "/" + name;
+    if (!options_.folder.empty()) entry.path = options_.folder + "/" + entry.path;
     entry.size_bytes = static_cast<int64_t>(fs::file_size(file.local, ec));
     if (ec) return undo(absl::InternalError(fmt::format("cannot stat {}", file.local.string())));
     entry.chunk_time = chunk_time;

@@ -43,6 +43,11 @@ struct IngestOptions {
   int64_t target_file_bytes = 256LL << 20;
   int64_t row_group_size = 122'880;
   std::string writer_id;  // recorded in each IndexEntry
+  // A folder under the table root that every file of a write goes in, before
+  // any date=/hour= folders, e.g. "bucket=03" (shardlake bootstrap's buckets,
+  // docs/bootstrap.md); one or more "/"-separated object key segments, or ""
+  // for none. Compaction merges within a folder, so files stay in it.
+  std::string folder;
   // Called about every 200 ms while DuckDB writes the files, from another
   // thread, with the percent done (-1 when DuckDB cannot tell), the seconds
   // elapsed and the Parquet bytes written so far.
