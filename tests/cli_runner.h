@@ -32,13 +32,17 @@ inline std::string ReadAll(int fd) {
 }
 
 // Runs the binary with `args`, feeding `input` on stdin.
-inline CommandResult RunShardlake(const std::vector<std::string>& args, const std::string& input = "") {
+inline CommandResult RunShardlake(const std::vector<std::string>& args,
+                                  const std::string& input = "") {
   const char* bin = std::getenv("SHARDLAKE_BIN");
   EXPECT_NE(bin, nullptr) << "SHARDLAKE_BIN is not set";
   if (bin == nullptr) return {};
-  std::filesystem::path err_file = std::filesystem::temp_directory_path() / ("shardlake-err-" + NewUuid());
-  std::filesystem::path out_file = std::filesystem::temp_directory_path() / ("shardlake-out-" + NewUuid());
-  std::filesystem::path in_file = std::filesystem::temp_directory_path() / ("shardlake-in-" + NewUuid());
+  std::filesystem::path err_file =
+      std::filesystem::temp_directory_path() / ("shardlake-err-" + NewUuid());
+  std::filesystem::path out_file =
+      std::filesystem::temp_directory_path() / ("shardlake-out-" + NewUuid());
+  std::filesystem::path in_file =
+      std::filesystem::temp_directory_path() / ("shardlake-in-" + NewUuid());
   std::ofstream(in_file) << input;
   pid_t pid = fork();
   if (pid == 0) {

@@ -62,8 +62,9 @@ TEST(S3LakeTest, LoadQueryAndCompactThroughAnS3Bucket) {
   // A load that fails half-way registers nothing and leaves no object.
   std::ofstream(dir / "bad.csv") << "time,host,v\n2026-01-01 05:00:00,a,1\nnot a time,b,x\n";
   EXPECT_NE(shardlake({"load", "m.cpu", (dir / "bad.csv").string()}).exit_code, 0);
-  EXPECT_NE(expect_ok(shardlake({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"})).find("4"),
-            std::string::npos);
+  EXPECT_NE(
+      expect_ok(shardlake({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"})).find("4"),
+      std::string::npos);
   EXPECT_EQ((*bucket)->List("m/cpu/")->size(), 3u);
 
   // Compaction reads the sources through the file cache and writes the
@@ -81,8 +82,9 @@ TEST(S3LakeTest, LoadQueryAndCompactThroughAnS3Bucket) {
   EXPECT_NE(denied.err.find("SignatureDoesNotMatch"), std::string::npos) << denied.err;
   EXPECT_EQ(denied.err.find("wrong-secret"), std::string::npos);
   setenv("AWS_SECRET_ACCESS_KEY", CephTestServer::kSecretKey, 1);
-  EXPECT_NE(expect_ok(shardlake({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"})).find("4"),
-            std::string::npos);
+  EXPECT_NE(
+      expect_ok(shardlake({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"})).find("4"),
+      std::string::npos);
   fs::remove_all(dir);
 }
 
