@@ -7,6 +7,8 @@
 //     when it goes out of scope (or kept, and its path printed, with --keep).
 //   - Clock, SecondsSince(start), SecondsOf(body): wall-clock timing.
 //   - Median(values), Min(values): summaries of timed runs.
+//   - RunChild(bench, argv, output, timeout), CheckChild: a timed child process
+//     with its peak memory (benchmarks that measure a whole program).
 //   - CommonOptions, AddCommonOptions(app, bench, &options): the
 //     --results-dir and --keep flags every benchmark has.
 //   - Report: the summary text, with "GOAL <what>: <measured> PASS|MISS"
@@ -78,6 +80,24 @@ struct CommonOptions {
 //   --results-dir DIR  where to write <bench>.txt
 //   --keep             keep the temporary work directory
 void AddCommonOptions(CLI::App& app, std::string_view bench, CommonOptions* options);
+
+// A child process's outcome (RunChild).
+struct ChildRun {
+  int exit_code = -1;  // -1 when killed by a signal
+  bool timed_out = false;
+  double seconds = 0;
+  int64_t max_rss_bytes = 0;
+  std::string output;  // stdout + stderr
+};
+
+// Runs argv[0] (an absolute or relative path, not searched in PATH) with its
+// stdout and stderr sent to `output_file`; kills it after `timeout_seconds`.
+// Measures its wall time and peak RSS. Dies (as `bench`) if it cannot fork.
+ChildRun RunChild(std::string_view bench, const std::vector<std::string>& argv,
+                  const std::filesystem::path& output_file, int timeout_seconds);
+
+// Dies (as `bench`), showing the child's output, unless `run` exited with 0.
+void CheckChild(std::string_view bench, const ChildRun& run, const std::string& what);
 
 // A benchmark's summary: lines of text, ending with its GOAL lines.
 class Report {

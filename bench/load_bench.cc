@@ -42,8 +42,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using shardlake::bench::CheckChild;
+using shardlake::bench::ChildRun;
 using shardlake::bench::Die;
 using shardlake::bench::Grouped;
+using shardlake::bench::RunChild;
 constexpr const char* kName = "load_bench";
 
 std::string Mib(int64_t bytes) { return fmt::format("{:.0f} MiB", bytes / 1048576.0); }
@@ -55,85 +58,6 @@ std::string SqlQuote(const std::string& text) {
     if (c == '\'') out += '\'';
   }
   return out + "'";
-}
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-struct ChildRun {
-  int exit_code = -1;  // -1 when killed by a signal
-  bool timed_out = false;
-  double seconds = 0;
-  int64_t max_rss_bytes = 0;
-  std::string output;  // stdout + stderr
-};
-
-// Runs argv[0] (an absolute or relative path, not searched in PATH) with its
-// stdout and stderr sent to `output_file`; kills it after `timeout_seconds`.
-ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_file,
-                  int timeout_seconds) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  std::string out_path = output_file.string();
-
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid < 0) Die(kName, fmt::format("fork failed: {}", std::strerror(errno)));
-  if (pid == 0) {
-    // Only async-signal-safe calls until execv.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-
-  ChildRun run;
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(mutex);
-    if (!done_cv.wait_for(lock, std::chrono::seconds(timeout_seconds), [&] { return done; })) {
-      run.timed_out = true;
-      kill(pid, SIGKILL);
-    }
-  });
-  int status = 0;
-  struct rusage usage {};
-  while (wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR) Die(kName, fmt::format("wait4 failed: {}", std::strerror(errno)));
-  }
-  auto end = std::chrono::steady_clock::now();
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    done = true;
-  }
-  done_cv.notify_all();
-  watchdog.join();
-
-  run.seconds = std::chrono::duration<double>(end - start).count();
-  run.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux: KiB
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.output = ReadText(output_file);
-  return run;
-}
-
-void CheckChild(const ChildRun& run, const std::string& what) {
-  if (run.timed_out)
-    Die(kName, fmt::format("{} timed out and was killed; output:\n{}", what, run.output));
-  if (run.exit_code != 0) {
-    Die(kName, fmt::format("{} failed (exit {}); output:\n{}", what, run.exit_code, run.output));
-  }
 }
 
 // The baseline, run in a child: plain DuckDB converting the CSV to Parquet.
@@ -246,9 +170,10 @@ int main(int argc, char** argv) {
     std::error_code ec;
     fs::remove(base_parquet, ec);
     ChildRun base = RunChild(
+        kName,
         {self, "--baseline-child", csv.string(), base_parquet.string(), std::to_string(threads)},
         work.path() / "baseline.out", timeout_seconds);
-    CheckChild(base, "baseline DuckDB COPY");
+    CheckChild(kName, base, "baseline DuckDB COPY");
     base_bytes = static_cast<int64_t>(fs::file_size(base_parquet));
     std::printf("%s: run %d baseline : %6.2f s, peak RSS %s\n", kName, run + 1, base.seconds,
                 Mib(base.max_rss_bytes).c_str());
@@ -267,14 +192,16 @@ int main(int argc, char** argv) {
       all.insert(all.end(), rest.begin(), rest.end());
       return all;
     };
-    CheckChild(RunChild(with({"sql",
+    CheckChild(kName,
+               RunChild(kName,
+                        with({"sql",
                               "CREATE TABLE m.cpu (time TIMESTAMP_NS, host VARCHAR, "
                               "region VARCHAR, usage DOUBLE, cores INTEGER)"}),
                         work.path() / "create.out", timeout_seconds),
                "shardlake CREATE TABLE");
-    ChildRun lake =
-        RunChild(with({"load", "m.cpu", csv.string()}), work.path() / "load.out", timeout_seconds);
-    CheckChild(lake, "shardlake load");
+    ChildRun lake = RunChild(kName, with({"load", "m.cpu", csv.string()}), work.path() / "load.out",
+                             timeout_seconds);
+    CheckChild(kName, lake, "shardlake load");
     // "loaded <path>: N rows into F file(s), ..." -> "N rows into F file(s), ..."
     std::string summary = lake.output.substr(0, lake.output.find('\n'));
     if (size_t colon = summary.find(": "); colon != std::string::npos) {
@@ -286,9 +213,9 @@ int main(int argc, char** argv) {
     lake_runs.push_back(lake);
 
     // The load must be complete and correct.
-    ChildRun count = RunChild(with({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"}),
+    ChildRun count = RunChild(kName, with({"sql", "--format", "csv", "SELECT count(*) FROM m.cpu"}),
                               work.path() / "count.out", timeout_seconds);
-    CheckChild(count, "shardlake count(*)");
+    CheckChild(kName, count, "shardlake count(*)");
     std::istringstream lines(count.output);
     std::string line, last;
     while (std::getline(lines, line)) {

@@ -35,6 +35,7 @@
 
 #include "CLI/CLI.hpp"
 #include "bench_util.h"
+#include "common/sql_text.h"
 #include "duck/duck.h"
 #include "fmt/format.h"
 #include "tpch/parquet_export.h"
@@ -42,70 +43,14 @@
 namespace {
 
 namespace fs = std::filesystem;
+using shardlake::bench::CheckChild;
+using shardlake::bench::ChildRun;
 using shardlake::bench::Die;
 using shardlake::bench::Grouped;
+using shardlake::bench::RunChild;
 constexpr const char* kName = "tpch_bench";
 
 std::string Mib(int64_t bytes) { return fmt::format("{:.0f} MiB", bytes / 1048576.0); }
-
-struct ChildRun {
-  int exit_code = -1;
-  double seconds = 0;
-  int64_t max_rss_bytes = 0;
-  std::string output;
-};
-
-// Runs argv (argv[0] a path) with stdout+stderr to `output_file`; kills it
-// after `timeout_seconds`.
-ChildRun RunChild(const std::vector<std::string>& argv, const fs::path& output_file,
-                  int timeout_seconds) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  std::string out_path = output_file.string();
-  auto start = std::chrono::steady_clock::now();
-  pid_t pid = fork();
-  if (pid < 0) Die(kName, fmt::format("fork failed: {}", std::strerror(errno)));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    alarm(static_cast<unsigned>(timeout_seconds));  // SIGALRM ends the child
-    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage usage {};
-  while (wait4(pid, &status, 0, &usage) < 0) {
-    if (errno != EINTR) Die(kName, fmt::format("wait4 failed: {}", std::strerror(errno)));
-  }
-  ChildRun run;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(output_file);
-  std::stringstream text;
-  text << in.rdbuf();
-  run.output = text.str();
-  if (run.exit_code != 0) {
-    Die(kName, fmt::format("{} failed (exit {}{}); output:\n{}", argv[1], run.exit_code,
-                           WIFSIGNALED(status) ? ", killed (timeout?)" : "", run.output));
-  }
-  return run;
-}
-
-std::string SqlQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
 
 // Child: the generator. Prints "TABLE name rows bytes busy_seconds" lines.
 int GenerateChild(const std::string& dir, double scale_factor, int threads) {
@@ -145,7 +90,7 @@ int BaselineChild(const std::string& file, int64_t rows, int threads) {
       "substr('carefully ironic packages sleep quickly above the furiously final deposits; "
       "slyly even requests wake', ((i * 31) % 60 + 1)::INTEGER, (10 + i % 34)::INTEGER) AS c "
       "FROM range({}) r(i)) TO {} (FORMAT parquet, COMPRESSION zstd)",
-      rows, SqlQuote(file));
+      rows, shardlake::QuoteLiteral(file));
   auto written = shardlake::duck::QueryScalar(**connection, sql);
   if (!written.ok()) Die(kName, std::string(written.status().message()));
   std::printf("baseline: %s rows\n", written->value_or("?").c_str());
@@ -227,18 +172,22 @@ int main(int argc, char** argv) {
     fs::remove(base_file);
     std::fprintf(stderr, "%s: run %d: baseline (%s rows)...\n", kName, run + 1,
                  Grouped(expected_rows).c_str());
-    ChildRun baseline = RunChild({self, "--baseline-child", base_file.string(),
+    ChildRun baseline = RunChild(kName,
+                                 {self, "--baseline-child", base_file.string(),
                                   std::to_string(expected_rows), std::to_string(threads)},
                                  work.path() / "baseline.log", timeout_seconds);
+    CheckChild(kName, baseline, "the baseline child");
     baseline_bytes = static_cast<int64_t>(fs::file_size(base_file));
     if (baseline.seconds < best_baseline.seconds) best_baseline = baseline;
 
     fs::path out = work.path() / "tpch";
     fs::remove_all(out);
     std::fprintf(stderr, "%s: run %d: generating SF %g...\n", kName, run + 1, scale_factor);
-    ChildRun generate = RunChild({self, "--generate-child", out.string(),
+    ChildRun generate = RunChild(kName,
+                                 {self, "--generate-child", out.string(),
                                   fmt::format("{}", scale_factor), std::to_string(threads)},
                                  work.path() / "generate.log", timeout_seconds);
+    CheckChild(kName, generate, "the generator child");
     if (generate.seconds < best_generate.seconds) {
       best_generate = generate;
       tables = ParseTables(generate.output);

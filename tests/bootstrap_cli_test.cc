@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "cli_runner.h"
 #include "cluster/users_file.h"
 #include "common/ids.h"
 #include "duck/duck.h"
@@ -38,22 +39,10 @@ std::string Quote(const std::string& text) {
   return out + "'";
 }
 
+// Runs `shardlake <args>`; stdout and stderr are returned together.
 CommandRun Shardlake(const std::vector<std::string>& args) {
-  const char* bin = std::getenv("SHARDLAKE_BIN");
-  EXPECT_NE(bin, nullptr) << "SHARDLAKE_BIN is not set";
-  if (bin == nullptr) return {};
-  std::string command = Quote(bin);
-  for (const auto& arg : args) command += " " + Quote(arg);
-  command += " </dev/null 2>&1";
-  CommandRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  CommandResult result = RunShardlake(args);
+  return CommandRun{result.exit_code, result.out + result.err};
 }
 
 std::vector<std::string> BootstrapArgs(const fs::path& data_dir, const std::string& shards,

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_runner.h"
 #include "common/ids.h"
 #include "fmt/format.h"
 #include "tpch/generator.h"
@@ -23,31 +24,18 @@ struct CommandRun {
   std::string output;  // stdout and stderr
 };
 
-std::string Quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `shardlake <args>` through the shell (args are quoted here), with
-// stdin from `stdin_file` when given.
+// Runs `shardlake <args>` with the contents of `stdin_file` (when given) on
+// stdin; stdout and stderr are returned together.
 CommandRun Shardlake(const std::vector<std::string>& args, const std::string& stdin_file = "") {
-  const char* bin = std::getenv("SHARDLAKE_BIN");
-  EXPECT_NE(bin, nullptr) << "SHARDLAKE_BIN is not set";
-  if (bin == nullptr) return {};
-  std::string command = Quote(bin);
-  for (const auto& arg : args) command += " " + Quote(arg);
-  command += stdin_file.empty() ? " </dev/null" : " <" + Quote(stdin_file);
-  command += " 2>&1";
-  CommandRun run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.output.append(buffer, n);
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  std::string input;
+  if (!stdin_file.empty()) {
+    std::ifstream in(stdin_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    input = text.str();
+  }
+  CommandResult result = RunShardlake(args, input);
+  return CommandRun{result.exit_code, result.out + result.err};
 }
 
 TEST(TpchCliTest, GenerateLoadAndRunThe22Queries) {

@@ -104,14 +104,15 @@ absl::StatusOr<std::vector<IndexEntry>> CachedIndex::Query(const std::string& da
   RETURN_IF_ERROR(call.Done(version.status()));
   QueryKey key{database,      table,          catalog_internal::NormalizedFolder(options),
                options.after, options.before, options.iteration};
+  std::shared_ptr<const Answer> remembered;
   {
     std::lock_guard lock(mu_);
     auto it = answers_.find(key);
-    if (it != answers_.end() && it->second.version == *version) {
-      stats_.Count("answer_hits");
-      std::shared_ptr<const Answer> answer = it->second.answer;
-      return Copy(*answer);
-    }
+    if (it != answers_.end() && it->second.version == *version) remembered = it->second.answer;
+  }
+  if (remembered != nullptr) {  // copied outside the lock: readers do not wait on each other
+    stats_.Count("answer_hits");
+    return Copy(*remembered);
   }
   stats_.Count("answer_misses");
   for (int attempt = 0; attempt < kListingAttempts; ++attempt) {

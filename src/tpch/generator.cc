@@ -345,12 +345,14 @@ class RangeProducer : public duck::ChunkProducer {
     return 1;
   }
 
-  size_t Supplier(ChunkWriter& out, size_t row, int64_t unit) {
-    RowRandom random(seed_, Stream::kSupplier, static_cast<uint64_t>(unit));
-    int64_t suppkey = unit + 1;
-    out.Int64Column(0)[row] = suppkey;
-    char buffer[32];
-    auto end = fmt::format_to(buffer, "Supplier#{:09}", suppkey);
+  // Columns 0-5, which supplier and customer share (clause 4.2.3): the key,
+  // "<prefix>#<key, 9 digits>", an address, a nation key, a phone number of
+  // that nation and an account balance, drawn from `random` in that order.
+  void PartyColumns(ChunkWriter& out, size_t row, RowRandom& random, std::string_view prefix,
+                    int64_t key) {
+    out.Int64Column(0)[row] = key;
+    char buffer[48];
+    auto end = fmt::format_to(buffer, "{}#{:09}", prefix, key);
     out.SetString(1, row, std::string_view(buffer, static_cast<size_t>(end - buffer)));
     std::string& address = Scratch();
     AppendVString(random, 10, 40, address);
@@ -361,6 +363,11 @@ class RangeProducer : public duck::ChunkProducer {
     AppendPhone(random, nationkey, phone);
     out.SetString(4, row, phone);
     out.Int64Column(5)[row] = random.Uniform(-99'999, 999'999);
+  }
+
+  size_t Supplier(ChunkWriter& out, size_t row, int64_t unit) {
+    RowRandom random(seed_, Stream::kSupplier, static_cast<uint64_t>(unit));
+    PartyColumns(out, row, random, "Supplier", unit + 1);
     std::string& comment = Scratch();
     comment += impl_.pool.Text(random, 25, 100);
     MarkComplaint(unit, comment);
@@ -408,20 +415,7 @@ class RangeProducer : public duck::ChunkProducer {
 
   size_t Customer(ChunkWriter& out, size_t row, int64_t unit) {
     RowRandom random(seed_, Stream::kCustomer, static_cast<uint64_t>(unit));
-    int64_t custkey = unit + 1;
-    out.Int64Column(0)[row] = custkey;
-    char buffer[32];
-    auto end = fmt::format_to(buffer, "Customer#{:09}", custkey);
-    out.SetString(1, row, std::string_view(buffer, static_cast<size_t>(end - buffer)));
-    std::string& address = Scratch();
-    AppendVString(random, 10, 40, address);
-    out.SetString(2, row, address);
-    auto nationkey = static_cast<int32_t>(random.Uniform(0, 24));
-    out.Int32Column(3)[row] = nationkey;
-    std::string& phone = Scratch();
-    AppendPhone(random, nationkey, phone);
-    out.SetString(4, row, phone);
-    out.Int64Column(5)[row] = random.Uniform(-99'999, 999'999);
+    PartyColumns(out, row, random, "Customer", unit + 1);
     out.SetString(6, row, PickFrom(random, Segments()));
     out.SetString(7, row, impl_.pool.Text(random, 29, 116));
     return 1;
