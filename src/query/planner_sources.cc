@@ -416,6 +416,14 @@ class Analyzer {
         return;
       }
       if (Find(relation->id) != Find(first->id)) {
+        if (relation->query != first->query) {
+          analysis.reason = fmt::format(
+              "subquery over {} is not correlated with {} on their shard keys ({} = {}), so "
+              "the rows it reads may be in other buckets",
+              label(*relation), label(*first), relation->layout->shard_key,
+              first->layout->shard_key);
+          return;
+        }
         analysis.reason = fmt::format(
             "join of {} and {} is not on their shard keys ({} = {}), so matching rows may be "
             "in different buckets",
