@@ -408,9 +408,6 @@ absl::Status Appender::Flush() {
 absl::Status Appender::Close() {
   return Check(duckdb_appender_close(handle_) == DuckDBError, "close");
 }
-absl::Status Appender::AppendChunk(DataChunk& chunk) {
-  return Check(duckdb_append_data_chunk(handle_, chunk.handle_) == DuckDBError, "append a chunk");
-}
 
 // ---------------------------------------------------------------- ArrowBatch
 

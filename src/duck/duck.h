@@ -184,11 +184,6 @@ class Appender {
   absl::Status EndRow();
   absl::Status Flush();
   absl::Status Close();
-  // Appends every row of `chunk`, whose columns DuckDB casts to the table's
-  // types where they differ (e.g. an Arrow round trip's DECIMAL(38,0) into
-  // HUGEINT). Errors: InvalidArgument for a column count or type that does
-  // not fit.
-  absl::Status AppendChunk(DataChunk& chunk);
 
  private:
   friend class Connection;
