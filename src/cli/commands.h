@@ -64,6 +64,29 @@ struct BootstrapFlags {
 CLI::App* AddBootstrapCommand(CLI::App& app, BootstrapFlags& flags);
 int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags);
 
+// `shardlake server`: the cluster server over the bootstrapped --data-dir
+// (cmd_server.cc, cluster/server.h). Runs until SIGINT / SIGTERM.
+struct ServerFlags {
+  std::string listen = "127.0.0.1:31337";
+  std::string port_file;  // receives the bound port (for --listen host:0)
+  double compact_interval_seconds = 60;
+};
+CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags);
+int RunServer(const GlobalOptions& options, const ServerFlags& flags);
+
+// `shardlake worker`: a cluster worker (cmd_worker.cc, cluster/worker.h).
+// Runs until SIGINT / SIGTERM.
+struct WorkerFlags {
+  std::string server = "127.0.0.1:31337";
+  std::string tls_roots;
+  std::string password;
+  std::string name;
+  int max_tasks = 2;
+  std::string cache_dir;
+};
+CLI::App* AddWorkerCommand(CLI::App& app, WorkerFlags& flags);
+int RunWorker(const GlobalOptions& options, const WorkerFlags& flags);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

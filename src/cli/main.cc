@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
   shardlake::cli::BootstrapFlags bootstrap_flags;
   CLI::App* bootstrap_cmd = shardlake::cli::AddBootstrapCommand(app, bootstrap_flags);
 
+  shardlake::cli::ServerFlags server_flags;
+  CLI::App* server_cmd = shardlake::cli::AddServerCommand(app, server_flags);
+  shardlake::cli::WorkerFlags worker_flags;
+  CLI::App* worker_cmd = shardlake::cli::AddWorkerCommand(app, worker_flags);
+
   app.add_subcommand("version", "print the version");
 
   try {
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
   }
   if (bootstrap_cmd->parsed()) return shardlake::cli::RunBootstrap(options, bootstrap_flags);
   if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
+  if (server_cmd->parsed()) return shardlake::cli::RunServer(options, server_flags);
+  if (worker_cmd->parsed()) return shardlake::cli::RunWorker(options, worker_flags);
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }

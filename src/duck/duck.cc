@@ -396,6 +396,9 @@ absl::Status Appender::AppendBool(bool value) {
 absl::Status Appender::AppendNull() {
   return Check(duckdb_append_null(handle_) == DuckDBError, "append");
 }
+absl::Status Appender::AppendChunk(DataChunk& chunk) {
+  return Check(duckdb_append_data_chunk(handle_, chunk.handle_) == DuckDBError, "append chunk");
+}
 absl::Status Appender::EndRow() {
   return Check(duckdb_appender_end_row(handle_) == DuckDBError, "end row");
 }
@@ -514,6 +517,27 @@ absl::StatusOr<std::unique_ptr<Appender>> Connection::OpenAppender(const std::st
     const char* message = duckdb_appender_error(handle);
     absl::Status status = absl::NotFoundError(fmt::format(
         "cannot append to {}.{}: {}", schema, table, message != nullptr ? message : ""));
+    duckdb_appender_destroy(&handle);
+    return status;
+  }
+  return std::unique_ptr<Appender>(new Appender(handle));
+}
+
+absl::StatusOr<std::unique_ptr<Appender>> Connection::OpenQueryAppender(const std::string& query,
+                                                                        const DataChunk& shape) {
+  size_t columns = shape.ColumnCount();
+  std::vector<duckdb_logical_type> types(columns);
+  for (size_t i = 0; i < columns; ++i) {
+    types[i] = duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(shape.handle_, i));
+  }
+  duckdb_appender handle = nullptr;
+  duckdb_state state = duckdb_appender_create_query(handle_, query.c_str(), columns, types.data(),
+                                                    nullptr, nullptr, &handle);
+  for (auto& type : types) duckdb_destroy_logical_type(&type);
+  if (state == DuckDBError) {
+    const char* message = handle != nullptr ? duckdb_appender_error(handle) : nullptr;
+    absl::Status status = absl::InvalidArgumentError(fmt::format(
+        "cannot append into query: {}", message != nullptr ? message : "unknown error"));
     duckdb_appender_destroy(&handle);
     return status;
   }

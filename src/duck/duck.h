@@ -179,6 +179,8 @@ class Appender {
   absl::Status AppendString(std::string_view value);
   absl::Status AppendBool(bool value);
   absl::Status AppendNull();
+  // Appends every row of `chunk`, casting its columns to the target's types.
+  absl::Status AppendChunk(DataChunk& chunk);
   absl::Status EndRow();
   absl::Status Flush();
   absl::Status Close();
@@ -232,6 +234,12 @@ class Connection {
   absl::StatusOr<std::vector<std::string>> ReferencedTables(std::string_view sql);
   absl::StatusOr<std::unique_ptr<Appender>> OpenAppender(const std::string& schema,
                                                          const std::string& table);
+  // An appender whose rows feed `query` (INSERT, UPDATE, DELETE or MERGE INTO)
+  // as the table `appended_data` with columns col1, col2, ... of the types of
+  // `shape`'s columns; the query runs when the appender flushes or closes.
+  // Errors: InvalidArgument when DuckDB rejects the query.
+  absl::StatusOr<std::unique_ptr<Appender>> OpenQueryAppender(const std::string& query,
+                                                              const DataChunk& shape);
 
   // Converts a result chunk to Arrow with this connection's Arrow options.
   absl::StatusOr<ArrowBatch> ToArrow(Result& result, DataChunk& chunk);

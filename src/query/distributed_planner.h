@@ -28,6 +28,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,11 @@ struct TableLayout {
   std::string shard_key;         // kSharded only
   std::string colocation_group;  // kSharded only
   int bucket_count = 0;          // kSharded only
+  // The table's column names, when known. Optional: with them the planner
+  // resolves unqualified column names in subqueries exactly; without them it
+  // assumes a name that equals a shard key in the innermost query belongs to
+  // that table (DuckDB would reject the query as ambiguous otherwise).
+  std::vector<std::string> columns;
 };
 
 struct DistributedPlan {
@@ -69,7 +75,10 @@ struct DistributedPlan {
 
   std::string worker_sql;
   std::string coordinator_sql;
-  std::vector<std::string> partial_columns;  // names of worker_sql's columns
+  // Names of worker_sql's columns, in order. Empty when the query selects
+  // `*` without an aggregate: the worker's columns are then the tables' own
+  // (take the names from the first worker result).
+  std::vector<std::string> partial_columns;
 
   std::vector<std::string> sliced_tables;  // "db.table"
   std::vector<std::string> whole_tables;   // "db.table", read whole by every task
@@ -97,6 +106,10 @@ class DistributedPlanner {
 
  private:
   duck::Connection& connection_;
+  // Lower-case names of DuckDB's aggregate functions, read once from
+  // duckdb_functions() so that an aggregate the planner does not know is
+  // never mistaken for a scalar function.
+  std::optional<std::set<std::string>> aggregate_functions_;
 };
 
 }  // namespace shardlake

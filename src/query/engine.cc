@@ -215,6 +215,11 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
   while (true) {
     ASSIGN_OR_RETURN(auto chunk, (*result)->Fetch());
     if (chunk == nullptr) break;
+    if (sink.TakesChunks()) {
+      RETURN_IF_ERROR(sink.Chunk(*connection_, **result, *chunk));
+      rows += static_cast<int64_t>(chunk->RowCount());
+      continue;
+    }
     for (size_t row = 0; row < chunk->RowCount(); ++row) {
       std::vector<std::optional<std::string>> values(chunk->ColumnCount());
       for (size_t col = 0; col < chunk->ColumnCount(); ++col) {
@@ -234,9 +239,8 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
   return rows;
 }
 
-absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query,
-                                                                  std::string* rewritten,
-                                                                  bool count_totals) {
+absl::StatusOr<std::map<std::string, Engine::QueryFiles>> Engine::PruneQueryTables(
+    const std::string& query, bool count_totals, QueryAnalysis* analysis_out) {
   schema_cache_.clear();
   SchemaLookup lookup = [this](const std::string& database,
                                const std::string& table) -> const TableSchema* {
@@ -257,8 +261,7 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
     }
     return analysis.status();
   }
-  std::vector<TableScan> scans;
-  std::map<std::string, std::vector<IndexEntry>> kept_by_table;
+  std::map<std::string, QueryFiles> tables;
   for (const auto& [key, needs] : analysis->tables) {
     const TableSchema* schema = lookup(needs.database, needs.table);
     if (schema == nullptr) continue;
@@ -282,9 +285,34 @@ absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::str
     }
     scan.pruned_by_stats = static_cast<int64_t>(candidates.size() - kept.size());
     scan.files_scanned = static_cast<int64_t>(kept.size());
-    RETURN_IF_ERROR(ExposeTable(*schema, kept));
-    scans.push_back(scan);
-    kept_by_table[key] = std::move(kept);
+    tables[key] = QueryFiles{*schema, std::move(kept), scan};
+  }
+  if (analysis_out != nullptr) *analysis_out = std::move(*analysis);
+  return tables;
+}
+
+absl::StatusOr<std::map<std::string, Engine::QueryFiles>> Engine::ListQueryFiles(
+    const std::string& query) {
+  return PruneQueryTables(query, /*count_totals=*/true, nullptr);
+}
+
+absl::StatusOr<std::vector<TableScan>> Engine::ExposePrunedTables(const std::string& query,
+                                                                  std::string* rewritten,
+                                                                  bool count_totals) {
+  QueryAnalysis analysis_value;
+  QueryAnalysis* analysis = &analysis_value;
+  ASSIGN_OR_RETURN(auto tables, PruneQueryTables(query, count_totals, analysis));
+  SchemaLookup lookup = [this](const std::string& database,
+                               const std::string& table) -> const TableSchema* {
+    auto it = schema_cache_.find(database + "." + table);
+    return it == schema_cache_.end() ? nullptr : &it->second;
+  };
+  std::vector<TableScan> scans;
+  std::map<std::string, std::vector<IndexEntry>> kept_by_table;
+  for (auto& [key, table] : tables) {
+    RETURN_IF_ERROR(ExposeTable(table.schema, table.files));
+    scans.push_back(table.scan);
+    kept_by_table[key] = std::move(table.files);
   }
   if (rewritten == nullptr || analysis->references.size() < 2) return scans;
 

@@ -34,6 +34,17 @@ class ResultSink {
   virtual absl::Status Begin(const std::vector<std::string>& column_names) = 0;
   virtual absl::Status Rows(const std::vector<std::vector<std::optional<std::string>>>& rows) = 0;
   virtual absl::Status End() = 0;
+
+  // A sink that would rather take the result as DuckDB chunks (the cluster
+  // server, which forwards them as Arrow batches) returns true; query results
+  // then arrive through Chunk(), with every column already rendered as
+  // VARCHAR, instead of Rows(). Small results of session statements and
+  // EXPLAIN still arrive through Rows().
+  virtual bool TakesChunks() const { return false; }
+  virtual absl::Status Chunk(duck::Connection& connection, duck::Result& result,
+                             duck::DataChunk& chunk) {
+    return absl::UnimplementedError("this result sink does not take chunks");
+  }
 };
 
 // A sink that keeps every row in memory (tests, benchmarks, small results).
@@ -104,6 +115,17 @@ class Engine {
   // Loads a file into an existing table (see Ingester::LoadFile).
   absl::StatusOr<IngestStats> LoadFile(const std::string& table_name, const std::string& path);
 
+  // The lake tables `query` (one SELECT) reads, keyed by "db.table", each with
+  // its schema and the files left after the same pruning a local run does
+  // (time range from the catalog, then column statistics). Touches no view.
+  // Errors: InvalidArgument for SQL DuckDB cannot parse; catalog errors.
+  struct QueryFiles {
+    TableSchema schema;
+    std::vector<IndexEntry> files;
+    TableScan scan;
+  };
+  absl::StatusOr<std::map<std::string, QueryFiles>> ListQueryFiles(const std::string& query);
+
   // Resolves "db.table" or "table" (default database). Errors: NotFound naming
   // the table and listing the tables that exist.
   absl::StatusOr<TableSchema> ResolveTable(const std::string& name);
@@ -143,6 +165,10 @@ class Engine {
   absl::StatusOr<std::vector<TableScan>> ExposePrunedTables(const std::string& query,
                                                             std::string* rewritten = nullptr,
                                                             bool count_totals = false);
+  // Prunes the files of every lake table `query` reads (see ListQueryFiles);
+  // `analysis` receives the query analysis when not null.
+  absl::StatusOr<std::map<std::string, QueryFiles>> PruneQueryTables(
+      const std::string& query, bool count_totals, struct QueryAnalysis* analysis);
   // Exposes every lake table `statement` references, unpruned.
   absl::Status ExposeReferencedTables(const std::string& statement);
   // Streams a query's rows to the sink as text.

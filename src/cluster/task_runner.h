@@ -1,0 +1,80 @@
+// Runs one task of a distributed query (a worker SQL over a slice of files)
+// in a DuckDB database of its own, and hands its result to the caller as
+// typed Arrow batches (arrow_wire.h). Workers run their tasks with it, and
+// the server runs with it the tasks no worker is left for.
+//
+// Each sliced or whole table of the task becomes a view with the table's
+// schema-qualified name over the task's files (read through `cache` when the
+// store has no local files), so the worker SQL reads exactly as on one node.
+//
+// Thread-safety: Run() on one thread; Interrupt() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "duck/duck.h"
+#include "shardlake.pb.h"
+#include "storage/file_cache.h"
+#include "storage/object_store.h"
+
+namespace shardlake {
+
+// Bound on one gRPC message. A batch is one DuckDB chunk (at most 2048 rows),
+// so only rows averaging more than 32 KiB come near it.
+inline constexpr int kMaxMessageBytes = 64 << 20;
+
+struct TaskOutput {
+  // Called once, before any batch, with the worker SQL's columns.
+  std::function<absl::Status(const std::vector<shardlake::v1::Column>&)> columns;
+  // Called per encoded batch (one DuckDB chunk).
+  std::function<absl::Status(std::string batch, int64_t rows)> batch;
+};
+
+// What separates a task's failure modes for the scheduler: an SQL error is
+// deterministic (the query fails), anything else may pass elsewhere (re-run).
+struct TaskError {
+  absl::Status status;
+  bool sql_error = false;
+};
+
+class TaskRunner {
+ public:
+  // `duckdb_options` configure each task's database (e.g. threads).
+  TaskRunner(ObjectStore& store, FileCache* cache,
+             std::map<std::string, std::string> duckdb_options)
+      : store_(store), cache_(cache), duckdb_options_(std::move(duckdb_options)) {}
+
+  // Runs `task`; returns its row count, or the error and its kind. After
+  // Interrupt() the running query fails with Cancelled (not an SQL error).
+  absl::StatusOr<int64_t> Run(const shardlake::v1::Task& task, const TaskOutput& output,
+                              TaskError* error);
+
+  // Stops the task that Run() is running (and any later Run() at once).
+  void Interrupt();
+
+ private:
+  ObjectStore& store_;
+  FileCache* cache_;
+  std::map<std::string, std::string> duckdb_options_;
+  std::mutex mutex_;
+  duck::Connection* running_ = nullptr;  // guarded by mutex_; owned by Run()
+  bool interrupted_ = false;             // guarded by mutex_
+};
+
+// Encodes `chunk` of `result` as one Arrow batch (arrow_wire.h).
+absl::StatusOr<std::string> EncodeChunk(duck::Connection& connection, duck::Result& result,
+                                        duck::DataChunk& chunk);
+
+// The DuckDB type names of `sql`'s result columns, from DESCRIBE.
+absl::StatusOr<std::vector<shardlake::v1::Column>> DescribeColumns(duck::Connection& connection,
+                                                                   const std::string& sql);
+
+}  // namespace shardlake

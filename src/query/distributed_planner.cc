@@ -1,0 +1,674 @@
+#include "query/distributed_planner.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include "common/sql_text.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "query/planner_ast.h"
+#include "query/planner_sources.h"
+
+namespace shardlake {
+namespace {
+
+using planner::ColumnRef;
+using planner::ContainsAggregate;
+using planner::IntegerValue;
+using planner::IsClass;
+using planner::Json;
+using planner::LowerCase;
+using planner::SameExpression;
+
+// "Cannot distribute" travels as FailedPrecondition inside this file and
+// becomes DistributedPlan::reason at the top.
+absl::Status CannotDistribute(std::string reason) {
+  return absl::FailedPreconditionError(std::move(reason));
+}
+
+const std::set<std::string>& VarianceFunctions() {
+  static const std::set<std::string> names = {"stddev",   "stddev_samp", "stddev_pop",
+                                              "variance", "var_samp",    "var_pop"};
+  return names;
+}
+
+// Aggregates whose DISTINCT form depends only on the set of distinct argument
+// values, so shipping the distinct values and aggregating them again is exact.
+const std::set<std::string>& DistinctSafeFunctions() {
+  static const std::set<std::string> names = {
+      "count",       "sum",        "avg",      "mean",     "min",     "max",      "stddev",
+      "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop", "bool_and", "bool_or"};
+  return names;
+}
+
+std::string Quoted(const std::string& name) { return QuoteIdentifier(name); }
+
+bool HasSubquery(const Json& expression) {
+  bool found = false;
+  planner::Walk(expression, [&](const Json& node) {
+    if (IsClass(node, "SUBQUERY")) found = true;
+    return !found;
+  });
+  return found;
+}
+
+const Json* FindModifier(const Json& node, const char* type) {
+  for (const Json& modifier : node["modifiers"]) {
+    if (modifier.value("type", "") == type) return &modifier;
+  }
+  return nullptr;
+}
+
+// Splits the aggregates of one SELECT into worker partials and coordinator
+// merges, and rewrites the SELECT's expressions over the partials table.
+class AggregateSplitter {
+ public:
+  AggregateSplitter(duck::Connection& connection, const std::set<std::string>& aggregates)
+      : connection_(connection), aggregates_(aggregates) {}
+
+  std::vector<Json> group_expressions;  // resolved, without aliases
+  std::vector<Json> distinct_expressions;
+  std::vector<std::pair<std::string, Json>> partials;  // worker column, expression
+  std::vector<std::string> window_columns;             // SQL over our own names only
+  std::vector<std::string> notes;
+
+  static std::string KeyName(size_t i) { return fmt::format("__k{}", i); }
+  static std::string DistinctName(size_t i) { return fmt::format("__d{}", i); }
+
+  // The coordinator's form of `expression`. `aliases` (may be null) maps
+  // select-list aliases to their expressions, for HAVING.
+  absl::StatusOr<Json> Rewrite(const Json& expression, const std::map<std::string, Json>* aliases) {
+    for (size_t i = 0; i < group_expressions.size(); ++i) {
+      if (SameExpression(expression, group_expressions[i])) return ColumnRef(KeyName(i));
+    }
+    if (IsClass(expression, "FUNCTION") &&
+        aggregates_.count(LowerCase(expression.value("function_name", ""))) > 0) {
+      return Merge(expression);
+    }
+    if (IsClass(expression, "WINDOW")) return CannotDistribute("window function");
+    if (IsClass(expression, "SUBQUERY")) {
+      return CannotDistribute(
+          "subquery in the SELECT list, HAVING or ORDER BY of an aggregate query");
+    }
+    if (IsClass(expression, "STAR")) return CannotDistribute("* in an aggregate query");
+    if (IsClass(expression, "COLUMN_REF")) {
+      const Json& names = expression["column_names"];
+      if (aliases != nullptr && names.size() == 1) {
+        auto it = aliases->find(names[0].get<std::string>());
+        if (it != aliases->end()) return Rewrite(it->second, nullptr);
+      }
+      return CannotDistribute(fmt::format("column {} is neither grouped nor inside an aggregate",
+                                          names.back().get<std::string>()));
+    }
+    if (IsClass(expression, "LAMBDA") || IsClass(expression, "PARAMETER")) {
+      return CannotDistribute("lambda or parameter in an aggregate query");
+    }
+    Json copy = expression;
+    absl::Status status;
+    planner::ForEachChild(copy, [&](Json& child) {
+      if (!status.ok()) return;
+      auto rewritten = Rewrite(child, aliases);
+      if (!rewritten.ok()) {
+        status = rewritten.status();
+        return;
+      }
+      child = std::move(*rewritten);
+    });
+    RETURN_IF_ERROR(status);
+    return copy;
+  }
+
+ private:
+  absl::StatusOr<Json> Expression(const std::string& sql) {
+    return planner::ParseExpression(connection_, "SELECT " + sql);
+  }
+
+  std::string AddPartial(Json expression) {
+    expression["alias"] = "";
+    std::string key = planner::Normalized(expression).dump();
+    auto it = partial_by_key_.find(key);
+    if (it != partial_by_key_.end()) return it->second;
+    std::string name = fmt::format("__a{}", partials.size());
+    partials.emplace_back(name, std::move(expression));
+    partial_by_key_[key] = name;
+    return name;
+  }
+
+  std::string AddDistinct(Json expression) {
+    expression["alias"] = "";
+    for (size_t i = 0; i < distinct_expressions.size(); ++i) {
+      if (SameExpression(distinct_expressions[i], expression)) return DistinctName(i);
+    }
+    distinct_expressions.push_back(std::move(expression));
+    return DistinctName(distinct_expressions.size() - 1);
+  }
+
+  // A copy of `call` under another aggregate name (keeps its argument and FILTER).
+  static Json Renamed(const Json& call, const char* name) {
+    Json copy = call;
+    copy["function_name"] = name;
+    return copy;
+  }
+
+  std::string PartitionByKeys() const {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < group_expressions.size(); ++i) keys.push_back(Quoted(KeyName(i)));
+    return keys.empty() ? "" : fmt::format("PARTITION BY {}", fmt::join(keys, ", "));
+  }
+
+  void Note(const std::string& function, const std::string& how) {
+    if (noted_.insert(function).second) notes.push_back(fmt::format("{}: {}", function, how));
+  }
+
+  absl::StatusOr<Json> Merge(const Json& call) {
+    std::string name = LowerCase(call.value("function_name", ""));
+    const Json& children = call["children"];
+    if (call.value("export_state", false)) return CannotDistribute("EXPORT_STATE aggregate");
+    if (call.contains("order_bys") && !call["order_bys"]["orders"].empty()) {
+      return CannotDistribute(fmt::format("ORDER BY inside aggregate {}()", name));
+    }
+    for (const Json& child : children) {
+      if (ContainsAggregate(child, aggregates_)) return CannotDistribute("nested aggregate");
+      if (HasSubquery(child)) return CannotDistribute("subquery inside an aggregate");
+    }
+    if (call.value("distinct", false)) {
+      if (DistinctSafeFunctions().count(name) == 0 || children.size() != 1) {
+        return CannotDistribute(fmt::format("{}(DISTINCT ...) cannot be merged exactly", name));
+      }
+      Json argument = children[0];
+      if (!call["filter"].is_null()) {
+        // agg(DISTINCT x) FILTER (WHERE c) == agg(DISTINCT CASE WHEN c THEN x END):
+        // every such aggregate ignores NULL inputs.
+        ASSIGN_OR_RETURN(Json case_expression,
+                         Expression("CASE WHEN __shardlake_filter THEN __shardlake_value END"));
+        planner::Substitute(case_expression, {{"__shardlake_filter", call["filter"]},
+                                              {"__shardlake_value", argument}});
+        argument = std::move(case_expression);
+      }
+      std::string column = AddDistinct(std::move(argument));
+      Json merged = call;
+      merged["children"] = Json::array({ColumnRef(column)});
+      merged["filter"] = nullptr;
+      merged["alias"] = "";
+      Note(name + "(DISTINCT)",
+           "workers group by the argument too and ship its distinct values; the coordinator "
+           "aggregates the distinct values");
+      return merged;
+    }
+    if (children.size() > 1) {
+      return CannotDistribute(
+          fmt::format("aggregate {}() with {} arguments cannot be split", name, children.size()));
+    }
+    if (name == "count_star" || name == "count") {
+      std::string partial = AddPartial(call);
+      Note(name, "count per worker, summed (cast back to BIGINT)");
+      return Expression(fmt::format("CAST(COALESCE(SUM({}), 0) AS BIGINT)", Quoted(partial)));
+    }
+    if (children.empty()) return CannotDistribute(fmt::format("aggregate {}()", name));
+    if (name == "sum" || name == "min" || name == "max" || name == "bool_and" ||
+        name == "bool_or") {
+      std::string partial = AddPartial(call);
+      std::string merge = name == "sum"        ? "SUM"
+                          : name == "min"      ? "MIN"
+                          : name == "max"      ? "MAX"
+                          : name == "bool_and" ? "BOOL_AND"
+                                               : "BOOL_OR";
+      Note(name, fmt::format("{} per worker, {} of the partials", name, merge));
+      return Expression(fmt::format("{}({})", merge, Quoted(partial)));
+    }
+    if (name == "avg" || name == "mean") {
+      std::string sum = AddPartial(Renamed(call, "sum"));
+      std::string count = AddPartial(Renamed(call, "count"));
+      Note(name, "sum and count per worker; the coordinator divides the totals");
+      return Expression(
+          fmt::format("CAST(SUM({}) AS DOUBLE) / NULLIF(SUM({}), 0)", Quoted(sum), Quoted(count)));
+    }
+    if (VarianceFunctions().count(name) > 0) {
+      std::string n = Quoted(AddPartial(Renamed(call, "count")));
+      std::string mean = Quoted(AddPartial(Renamed(call, "avg")));
+      std::string variance = Quoted(AddPartial(Renamed(call, "var_pop")));
+      // Chan et al.'s merge of (count, mean, M2) triples: M2 = sum(M2_i) +
+      // sum(n_i * (mean_i - mean)^2), with the global mean from a window over
+      // the group's partial rows. Stable for large offsets, unlike a sum of
+      // squares.
+      std::string global_mean = fmt::format("__g{}", window_columns.size());
+      std::string partition = PartitionByKeys();
+      window_columns.push_back(
+          fmt::format("SUM({0} * {1}) OVER ({2}) / NULLIF(SUM({0}) OVER ({2}), 0) AS {3}", n, mean,
+                      partition, Quoted(global_mean)));
+      std::string m2 = fmt::format("(SUM({2} * {0}) + SUM({0} * ({1} - {3}) * ({1} - {3})))", n,
+                                   mean, variance, Quoted(global_mean));
+      bool population = name == "stddev_pop" || name == "var_pop";
+      bool root = name.rfind("stddev", 0) == 0;
+      std::string value =
+          population ? fmt::format("CASE WHEN SUM({0}) > 0 THEN {1} / SUM({0}) END", n, m2)
+                     : fmt::format("CASE WHEN SUM({0}) > 1 THEN {1} / (SUM({0}) - 1) END", n, m2);
+      Note(name,
+           "count, mean and M2 per worker, merged with Chan's parallel formula on the "
+           "coordinator");
+      return Expression(root ? fmt::format("sqrt({})", value) : value);
+    }
+    return CannotDistribute(
+        fmt::format("aggregate {}() cannot be split into partial aggregates", name));
+  }
+
+  duck::Connection& connection_;
+  const std::set<std::string>& aggregates_;
+  std::map<std::string, std::string> partial_by_key_;
+  std::set<std::string> noted_;
+};
+
+struct LimitInfo {
+  bool present = false;
+  bool pushable = false;  // constant LIMIT and OFFSET
+  int64_t limit = 0;
+  int64_t offset = 0;
+};
+
+LimitInfo ReadLimit(const Json& node) {
+  LimitInfo info;
+  if (FindModifier(node, "LIMIT_PERCENT_MODIFIER") != nullptr) {
+    info.present = true;
+    return info;
+  }
+  const Json* modifier = FindModifier(node, "LIMIT_MODIFIER");
+  if (modifier == nullptr) return info;
+  info.present = true;
+  auto limit = IntegerValue((*modifier)["limit"]);
+  std::optional<int64_t> offset = int64_t{0};
+  if (!(*modifier)["offset"].is_null()) offset = IntegerValue((*modifier)["offset"]);
+  if (limit && offset && *limit >= 0 && *offset >= 0 && *limit < (int64_t{1} << 40) &&
+      *offset < (int64_t{1} << 40)) {
+    info.pushable = true;
+    info.limit = *limit;
+    info.offset = *offset;
+  }
+  return info;
+}
+
+}  // namespace
+
+namespace {
+
+class QueryPlanner {
+ public:
+  QueryPlanner(duck::Connection& connection, const std::set<std::string>& aggregates,
+               const Json& node, const planner::SourceAnalysis& sources, DistributedPlan& plan)
+      : connection_(connection),
+        aggregates_(aggregates),
+        node_(node),
+        sources_(sources),
+        plan_(plan) {}
+
+  absl::Status PlanAggregate() {
+    if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
+      return CannotDistribute("GROUP BY ALL");
+    }
+    const Json& groups = node_["group_expressions"];
+    const Json& sets = node_["group_sets"];
+    if (sets.size() > 1 || (sets.size() == 1 && sets[0].size() != groups.size())) {
+      return CannotDistribute("GROUPING SETS / ROLLUP / CUBE");
+    }
+    const Json* distinct_on = FindModifier(node_, "DISTINCT_MODIFIER");
+    if (distinct_on != nullptr && !(*distinct_on)["distinct_on_targets"].empty()) {
+      return CannotDistribute("DISTINCT ON");
+    }
+    const Json& select_list = node_["select_list"];
+    std::map<std::string, Json> aliases;
+    for (const Json& item : select_list) {
+      std::string alias = item.value("alias", "");
+      if (!alias.empty()) aliases[alias] = item;
+    }
+    AggregateSplitter splitter(connection_, aggregates_);
+    for (const Json& group : groups) {
+      Json resolved = group;
+      if (auto position = IntegerValue(group)) {
+        if (*position < 1 || *position > static_cast<int64_t>(select_list.size())) {
+          return CannotDistribute("GROUP BY position out of range");
+        }
+        resolved = select_list[*position - 1];
+      } else if (IsClass(group, "COLUMN_REF") && group["column_names"].size() == 1) {
+        std::string name = group["column_names"][0].get<std::string>();
+        bool is_column = sources_.top_level_columns.count(name) > 0;
+        auto alias = aliases.find(name);
+        if (alias != aliases.end() && !is_column) {
+          if (!sources_.top_level_columns_known && IsClass(alias->second, "COLUMN_REF") &&
+              alias->second["column_names"].back() != name) {
+            return CannotDistribute(fmt::format(
+                "GROUP BY {} may name a column or a select alias (table columns unknown)", name));
+          }
+          resolved = alias->second;
+        }
+      }
+      resolved["alias"] = "";
+      if (ContainsAggregate(resolved, aggregates_)) {
+        return CannotDistribute("aggregate in GROUP BY");
+      }
+      if (HasSubquery(resolved)) return CannotDistribute("subquery in GROUP BY");
+      splitter.group_expressions.push_back(std::move(resolved));
+    }
+
+    // Coordinator select list, HAVING and ORDER BY.
+    Json coordinator_items = Json::array();
+    std::set<std::string> final_names;
+    for (const Json& item : select_list) {
+      ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, item));
+      ASSIGN_OR_RETURN(Json rewritten, splitter.Rewrite(item, nullptr));
+      rewritten["alias"] = name;
+      final_names.insert(name);
+      coordinator_items.push_back(std::move(rewritten));
+    }
+    Json having = nullptr;
+    if (!node_["having"].is_null()) {
+      ASSIGN_OR_RETURN(having, splitter.Rewrite(node_["having"], &aliases));
+      plan_.notes.push_back("HAVING: applied on the coordinator to the merged aggregates");
+    }
+    Json modifiers = Json::array();
+    for (const Json& modifier : node_["modifiers"]) {
+      Json copy = modifier;
+      if (modifier.value("type", "") == "ORDER_MODIFIER") {
+        for (Json& order : copy["orders"]) {
+          const Json& expression = order["expression"];
+          if (IntegerValue(expression)) continue;
+          if (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1 &&
+              final_names.count(expression["column_names"][0].get<std::string>()) > 0) {
+            continue;  // a select-list name: the coordinator's column of that name
+          }
+          ASSIGN_OR_RETURN(order["expression"], splitter.Rewrite(expression, nullptr));
+        }
+        plan_.notes.push_back("ORDER BY: on the coordinator");
+      } else if (modifier.value("type", "") != "DISTINCT_MODIFIER") {
+        plan_.notes.push_back(
+            "LIMIT/OFFSET: on the coordinator only (groups are complete only after merging)");
+      }
+      modifiers.push_back(std::move(copy));
+    }
+    if (splitter.partials.empty() && splitter.group_expressions.empty() &&
+        splitter.distinct_expressions.empty()) {
+      return CannotDistribute("aggregate query without aggregates or groups");
+    }
+
+    // Worker: group keys, distinct keys, partial aggregates.
+    Json worker = node_;
+    worker["select_list"] = Json::array();
+    worker["group_expressions"] = Json::array();
+    Json keys = Json::array();
+    auto add_key = [&](const Json& expression, const std::string& name) {
+      Json item = expression;
+      item["alias"] = name;
+      keys.push_back(static_cast<int64_t>(worker["group_expressions"].size()));
+      worker["group_expressions"].push_back(expression);
+      worker["select_list"].push_back(std::move(item));
+      plan_.partial_columns.push_back(name);
+    };
+    for (size_t i = 0; i < splitter.group_expressions.size(); ++i) {
+      add_key(splitter.group_expressions[i], AggregateSplitter::KeyName(i));
+    }
+    for (size_t i = 0; i < splitter.distinct_expressions.size(); ++i) {
+      add_key(splitter.distinct_expressions[i], AggregateSplitter::DistinctName(i));
+    }
+    worker["group_sets"] = keys.empty() ? Json::array() : Json::array({keys});
+    for (const auto& [name, expression] : splitter.partials) {
+      Json item = expression;
+      item["alias"] = name;
+      worker["select_list"].push_back(std::move(item));
+      plan_.partial_columns.push_back(name);
+    }
+    worker["having"] = nullptr;
+    worker["modifiers"] = Json::array();
+    worker["aggregate_handling"] = "STANDARD_HANDLING";
+    ASSIGN_OR_RETURN(plan_.worker_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+
+    // Coordinator: merge per group over the partials table.
+    std::string from = Quoted(kPartialsTable);
+    if (!splitter.window_columns.empty()) {
+      from = fmt::format("(SELECT *, {} FROM {}) AS __partials",
+                         fmt::join(splitter.window_columns, ", "), Quoted(kPartialsTable));
+    }
+    ASSIGN_OR_RETURN(std::vector<Json> templates,
+                     planner::SerializeStatements(connection_, "SELECT 1 FROM " + from));
+    Json coordinator = templates[0]["node"];
+    coordinator["select_list"] = std::move(coordinator_items);
+    Json coordinator_sets = Json::array();
+    for (size_t i = 0; i < splitter.group_expressions.size(); ++i) {
+      coordinator["group_expressions"].push_back(ColumnRef(AggregateSplitter::KeyName(i)));
+      coordinator_sets.push_back(static_cast<int64_t>(i));
+    }
+    coordinator["group_sets"] =
+        coordinator_sets.empty() ? Json::array() : Json::array({coordinator_sets});
+    coordinator["having"] = std::move(having);
+    coordinator["modifiers"] = std::move(modifiers);
+    ASSIGN_OR_RETURN(plan_.coordinator_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(coordinator)));
+    plan_.notes.push_back(fmt::format(
+        "aggregate split: workers group by {} key(s){}, {} partial column(s); the coordinator "
+        "merges per group",
+        splitter.group_expressions.size(),
+        splitter.distinct_expressions.empty()
+            ? ""
+            : fmt::format(" and {} DISTINCT argument(s)", splitter.distinct_expressions.size()),
+        splitter.partials.size()));
+    for (std::string& note : splitter.notes) plan_.notes.push_back(std::move(note));
+    return absl::OkStatus();
+  }
+
+  absl::Status PlanScan() {
+    const Json& select_list = node_["select_list"];
+    const Json* distinct = FindModifier(node_, "DISTINCT_MODIFIER");
+    if (distinct != nullptr && !(*distinct)["distinct_on_targets"].empty()) {
+      return CannotDistribute("DISTINCT ON");
+    }
+    const Json* order = FindModifier(node_, "ORDER_MODIFIER");
+    LimitInfo limit = ReadLimit(node_);
+    bool star = false;
+    for (const Json& item : select_list) star = star || IsClass(item, "STAR");
+
+    Json worker = node_;
+    worker["modifiers"] = Json::array();
+    Json worker_orders = Json::array();
+    Json coordinator_orders = Json::array();
+    std::vector<std::string> final_names;
+    if (star) {
+      if (order != nullptr) {
+        for (const Json& entry : (*order)["orders"]) {
+          const Json& expression = entry["expression"];
+          bool simple =
+              IntegerValue(expression).has_value() ||
+              (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1);
+          if (!simple) return CannotDistribute("ORDER BY an expression together with SELECT *");
+          worker_orders.push_back(entry);
+          coordinator_orders.push_back(entry);
+        }
+      }
+    } else {
+      worker["select_list"] = Json::array();
+      for (size_t i = 0; i < select_list.size(); ++i) {
+        ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, select_list[i]));
+        final_names.push_back(name);
+        Json item = select_list[i];
+        item["alias"] = fmt::format("__c{}", i);
+        plan_.partial_columns.push_back(item["alias"]);
+        worker["select_list"].push_back(std::move(item));
+      }
+      if (order != nullptr) {
+        size_t extra = 0;
+        for (const Json& entry : (*order)["orders"]) {
+          const Json& expression = entry["expression"];
+          std::optional<size_t> item_index;
+          if (auto position = IntegerValue(expression)) {
+            if (*position < 1 || *position > static_cast<int64_t>(select_list.size())) {
+              return CannotDistribute("ORDER BY position out of range");
+            }
+            item_index = static_cast<size_t>(*position - 1);
+          } else if (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1) {
+            std::string name = expression["column_names"][0].get<std::string>();
+            for (size_t i = 0; i < final_names.size() && !item_index; ++i) {
+              if (final_names[i] == name) item_index = i;
+            }
+          }
+          for (size_t i = 0; i < select_list.size() && !item_index; ++i) {
+            if (SameExpression(select_list[i], expression)) item_index = i;
+          }
+          Json worker_entry = entry;
+          Json coordinator_entry = entry;
+          if (item_index) {
+            worker_entry["expression"] = ColumnRef(fmt::format("__c{}", *item_index));
+            ASSIGN_OR_RETURN(
+                coordinator_entry["expression"],
+                planner::IntegerConstant(connection_, static_cast<int64_t>(*item_index) + 1));
+          } else {
+            if (distinct != nullptr) {
+              return CannotDistribute(
+                  "SELECT DISTINCT ordered by an expression it does not select");
+            }
+            std::string name = fmt::format("__o{}", extra++);
+            Json item = expression;
+            item["alias"] = name;
+            worker["select_list"].push_back(std::move(item));
+            plan_.partial_columns.push_back(name);
+            worker_entry["expression"] = ColumnRef(name);
+            coordinator_entry["expression"] = ColumnRef(name);
+          }
+          worker_orders.push_back(std::move(worker_entry));
+          coordinator_orders.push_back(std::move(coordinator_entry));
+        }
+      }
+    }
+
+    if (distinct != nullptr) worker["modifiers"].push_back(*distinct);
+    if (limit.present && limit.pushable) {
+      if (order != nullptr) {
+        Json worker_order = *order;
+        worker_order["orders"] = worker_orders;
+        worker["modifiers"].push_back(std::move(worker_order));
+      }
+      Json worker_limit = *FindModifier(node_, "LIMIT_MODIFIER");
+      ASSIGN_OR_RETURN(worker_limit["limit"],
+                       planner::IntegerConstant(connection_, limit.limit + limit.offset));
+      worker_limit["offset"] = nullptr;
+      worker["modifiers"].push_back(std::move(worker_limit));
+      plan_.notes.push_back(fmt::format(
+          "LIMIT {} pushed to the workers{} (each keeps the first {} rows, which contain the "
+          "answer's rows); LIMIT/OFFSET applied again on the coordinator",
+          limit.limit + limit.offset, order != nullptr ? " with the same ORDER BY" : "",
+          limit.limit + limit.offset));
+    } else if (limit.present) {
+      plan_.notes.push_back("LIMIT is not a constant: applied on the coordinator only");
+    }
+    ASSIGN_OR_RETURN(plan_.worker_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+
+    ASSIGN_OR_RETURN(std::vector<Json> templates,
+                     planner::SerializeStatements(
+                         connection_, fmt::format("SELECT * FROM {}", Quoted(kPartialsTable))));
+    Json coordinator = templates[0]["node"];
+    if (!star) {
+      coordinator["select_list"] = Json::array();
+      for (size_t i = 0; i < final_names.size(); ++i) {
+        Json item = ColumnRef(fmt::format("__c{}", i));
+        item["alias"] = final_names[i];
+        coordinator["select_list"].push_back(std::move(item));
+      }
+    }
+    coordinator["modifiers"] = Json::array();
+    if (distinct != nullptr) coordinator["modifiers"].push_back(*distinct);
+    if (order != nullptr) {
+      Json coordinator_order = *order;
+      coordinator_order["orders"] = coordinator_orders;
+      coordinator["modifiers"].push_back(std::move(coordinator_order));
+      plan_.notes.push_back("ORDER BY: on the coordinator");
+    }
+    for (const Json& modifier : node_["modifiers"]) {
+      std::string type = modifier.value("type", "");
+      if (type == "LIMIT_MODIFIER" || type == "LIMIT_PERCENT_MODIFIER") {
+        coordinator["modifiers"].push_back(modifier);
+      }
+    }
+    ASSIGN_OR_RETURN(plan_.coordinator_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(coordinator)));
+    plan_.notes.push_back(std::string("scan: filters and projections on the workers") +
+                          (distinct != nullptr ? "; DISTINCT on workers and coordinator" : ""));
+    return absl::OkStatus();
+  }
+
+ private:
+  duck::Connection& connection_;
+  const std::set<std::string>& aggregates_;
+  const Json& node_;
+  const planner::SourceAnalysis& sources_;
+  DistributedPlan& plan_;
+};
+
+bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates) {
+  if (!node["group_expressions"].empty() || !node["having"].is_null()) return true;
+  for (const Json& item : node["select_list"]) {
+    if (ContainsAggregate(item, aggregates)) return true;
+  }
+  const Json* order = FindModifier(node, "ORDER_MODIFIER");
+  if (order != nullptr) {
+    for (const Json& entry : (*order)["orders"]) {
+      if (ContainsAggregate(entry["expression"], aggregates)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
+                                                         const TableLayoutLookup& lookup) {
+  RETURN_IF_ERROR(connection_.Parse(sql));
+  if (!aggregate_functions_) {
+    ASSIGN_OR_RETURN(auto result,
+                     connection_.Query("SELECT DISTINCT function_name FROM duckdb_functions() "
+                                       "WHERE function_type = 'aggregate'"));
+    ASSIGN_OR_RETURN(auto rows, result->FetchAllAsStrings());
+    std::set<std::string> names;
+    for (const auto& row : rows) {
+      if (row[0]) names.insert(LowerCase(*row[0]));
+    }
+    aggregate_functions_ = std::move(names);
+  }
+  DistributedPlan plan;
+  auto statements = planner::SerializeStatements(connection_, sql);
+  if (!statements.ok()) {
+    // Parsable (checked above) but not serializable: not a SELECT.
+    plan.reason = "not a SELECT statement";
+    return plan;
+  }
+  if (statements->size() != 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("expected one statement, got {}", statements->size()));
+  }
+  const Json& node = (*statements)[0]["node"];
+  if (node.value("type", "") != "SELECT_NODE") {
+    plan.reason = "set operation (UNION / INTERSECT / EXCEPT)";
+    return plan;
+  }
+  planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
+  if (!sources.ok) {
+    plan.reason = sources.reason;
+    return plan;
+  }
+  plan.notes = sources.notes;
+  QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, plan);
+  absl::Status status = IsAggregateQuery(node, *aggregate_functions_)
+                            ? query_planner.PlanAggregate()
+                            : query_planner.PlanScan();
+  if (absl::IsFailedPrecondition(status)) {
+    DistributedPlan fallback;
+    fallback.reason = std::string(status.message());
+    return fallback;
+  }
+  RETURN_IF_ERROR(status);
+  plan.distributed = true;
+  plan.sliced_tables = std::move(sources.sliced_tables);
+  plan.whole_tables = std::move(sources.whole_tables);
+  plan.slice_by_bucket = sources.slice_by_bucket;
+  return plan;
+}
+
+}  // namespace shardlake
