@@ -64,6 +64,11 @@ struct BootstrapFlags {
 CLI::App* AddBootstrapCommand(CLI::App& app, BootstrapFlags& flags);
 int RunBootstrap(const GlobalOptions& options, const BootstrapFlags& flags);
 
+// `shardlake client`: the SQL shell against a server (cmd_client.cc). Adds the
+// subcommand with its flags; RunClient reads them back from it.
+CLI::App* AddClientCommand(CLI::App& app);
+int RunClient(const CLI::App& command);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   shardlake::cli::BootstrapFlags bootstrap_flags;
   CLI::App* bootstrap_cmd = shardlake::cli::AddBootstrapCommand(app, bootstrap_flags);
 
+  CLI::App* client_cmd = shardlake::cli::AddClientCommand(app);
   app.add_subcommand("version", "print the version");
 
   try {
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   }
   if (bootstrap_cmd->parsed()) return shardlake::cli::RunBootstrap(options, bootstrap_flags);
   if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
+  if (client_cmd->parsed()) return shardlake::cli::RunClient(*client_cmd);
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }
