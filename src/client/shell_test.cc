@@ -1,7 +1,12 @@
 #include "client/shell.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ids.h"
 #include "duck/duck.h"
 
 namespace shardlake {
@@ -276,6 +282,89 @@ TEST_F(ShellTest, InterruptCancelsTheRunningStatement) {
   struct sigaction current {};
   sigaction(SIGINT, nullptr, &current);
   EXPECT_EQ(current.sa_handler, SIG_DFL);
+}
+
+// Reads from `fd` until `text` has appeared in everything read so far, or
+// 20 s pass. Returns what was read.
+std::string ReadUntil(int fd, std::string& seen, const std::string& text) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (seen.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd ready{fd, POLLIN, 0};
+    if (poll(&ready, 1, 100) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    seen.append(buffer, static_cast<size_t>(n));
+  }
+  return seen;
+}
+
+// The interactive loop on a real pseudo-terminal: prompts, a statement over
+// two lines, Ctrl-C clearing a half-typed statement, history in a 0600 file.
+TEST(ShellTerminalTest, InteractiveSessionOnAPseudoTerminal) {
+  std::string history = "/tmp/shardlake-history-" + NewUuid();
+  int master = -1;
+  pid_t child = forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setenv("TERM", "dumb", 1);
+    FakeClusterClient client;
+    ShellOptions options;
+    options.mode = OutputFormat::kCsv;
+    options.history_path = history;
+    options.handle_interrupts = true;
+    Shell shell(client, options);
+    int code = shell.RunInteractive();
+    std::fflush(stdout);
+    _exit(code == 0 && client.executed == std::vector<std::string>{"SELECT 7 AS a,\n8 AS b"} ? 0
+                                                                                             : 3);
+  }
+  std::string seen;
+  ReadUntil(master, seen, "shardlake> ");
+  ASSERT_NE(seen.find("shardlake> "), std::string::npos) << seen;
+  auto type = [&](const std::string& keys) {
+    ASSERT_EQ(write(master, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+  };
+  type("SELECT 7 AS a,\r");
+  ReadUntil(master, seen, "     ...> ");
+  ASSERT_NE(seen.find("     ...> "), std::string::npos) << seen;
+  type("8 AS b;\r");
+  ReadUntil(master, seen, "7,8");
+  EXPECT_NE(seen.find("a,b"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("7,8"), std::string::npos) << seen;
+  // A half-typed statement, then Ctrl-C: the prompt starts over, nothing runs.
+  size_t before = seen.size();
+  type("SELECT 'never',\r");
+  ReadUntil(master, seen, "     ...> ");
+  type("\x03");
+  std::string after;
+  ReadUntil(master, after, "shardlake> ");
+  EXPECT_NE(after.find("shardlake> "), std::string::npos) << seen.substr(before) << after;
+  type(".quit\r");
+  std::string rest;
+  ReadUntil(master, rest, "\x01");  // returns when the shell closes the terminal (or after 20 s)
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 200 && (done = waitpid(child, &status, WNOHANG)) == 0; ++i) usleep(100000);
+  if (done == 0) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+    ADD_FAILURE() << "the shell did not leave on .quit: " << rest;
+  }
+  close(master);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  struct stat info {};
+  ASSERT_EQ(stat(history.c_str(), &info), 0) << "no history file";
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  std::FILE* file = std::fopen(history.c_str(), "r");
+  ASSERT_NE(file, nullptr);
+  std::string saved = ReadAll(file);
+  std::fclose(file);
+  unlink(history.c_str());
+  // libedit stores entries vis(3)-encoded: a space is \040, a newline \012.
+  EXPECT_NE(saved.find("SELECT\\0407\\040AS\\040a,\\0128\\040AS\\040b;"), std::string::npos)
+      << saved;
+  EXPECT_EQ(saved.find("never"), std::string::npos) << saved;
 }
 
 TEST(SqlInputCompleteTest, EndsWithSemicolonOutsideQuotesAndComments) {
