@@ -281,10 +281,9 @@ int Shell::RunInteractive() {
     }
     std::string line(raw, static_cast<size_t>(count));
     if (!line.empty() && line.back() == '\n') line.pop_back();
-    bool dot_command = Trim(pending_).empty() && !Trim(line).empty() && Trim(line)[0] == '.';
     entry += (entry.empty() ? "" : "\n") + line;
     LineResult result = FeedLine(line);
-    if (dot_command || Trim(pending_).empty()) {
+    if (Trim(pending_).empty()) {  // a dot-command, or statements that ran
       remember(entry);
       entry.clear();
     }
