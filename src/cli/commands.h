@@ -87,6 +87,11 @@ struct WorkerFlags {
 CLI::App* AddWorkerCommand(CLI::App& app, WorkerFlags& flags);
 int RunWorker(const GlobalOptions& options, const WorkerFlags& flags);
 
+// `shardlake client`: the SQL shell against a server (cmd_client.cc). Adds the
+// subcommand with its flags; RunClient reads them back from it.
+CLI::App* AddClientCommand(CLI::App& app);
+int RunClient(const CLI::App& command);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

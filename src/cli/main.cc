@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   shardlake::cli::WorkerFlags worker_flags;
   CLI::App* worker_cmd = shardlake::cli::AddWorkerCommand(app, worker_flags);
 
+  CLI::App* client_cmd = shardlake::cli::AddClientCommand(app);
   app.add_subcommand("version", "print the version");
 
   try {
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
   if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
   if (server_cmd->parsed()) return shardlake::cli::RunServer(options, server_flags);
   if (worker_cmd->parsed()) return shardlake::cli::RunWorker(options, worker_flags);
+  if (client_cmd->parsed()) return shardlake::cli::RunClient(*client_cmd);
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }

@@ -1,30 +1,26 @@
-// Result rendering for the command line: boxed tables, CSV and JSON lines.
+// Result rendering for the command line. The printers themselves live in
+// client/result_printer.h (shared with `shardlake client`).
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "client/result_printer.h"
 #include "query/engine.h"
 
 namespace shardlake::cli {
 
-enum class OutputFormat { kTable, kCsv, kJson };
-
-// Parses "table", "csv" or "json". Errors: InvalidArgument.
+// `shardlake sql --format`: "table", "csv" or "json" (one object per line, as
+// `jsonl` in the client). Errors: InvalidArgument.
 absl::StatusOr<OutputFormat> ParseOutputFormat(const std::string& name);
 
 // A sink writing to `out` in `format`. Table output buffers up to
 // `max_table_rows` rows to size the columns and then says how many it omitted.
 std::unique_ptr<ResultSink> MakePrinter(OutputFormat format, std::FILE* out,
                                         size_t max_table_rows = 10000);
-
-// Renders rows as a boxed table (used by `tables` and `files` too).
-std::string RenderTable(const std::vector<std::string>& columns,
-                        const std::vector<std::vector<std::optional<std::string>>>& rows);
 
 // "1.2 MiB", "3.4 GiB"...
 std::string HumanBytes(int64_t bytes);

@@ -262,29 +262,40 @@ size_t MetadataLength(const char* metadata) {
 
 // ---------------------------------------------------------------- encoding
 
+// Appends the encoding to a string, or, without one, only counts its bytes
+// (a first pass sizes the string so the second writes without reallocating).
 class Writer {
  public:
-  explicit Writer(std::string& out) : out_(out) {}
-  void U8(uint8_t value) { out_.push_back(static_cast<char>(value)); }
+  explicit Writer(std::string* out) : out_(out) {}
+  size_t size() const { return size_; }
+  void U8(uint8_t value) { Raw(&value, sizeof(value)); }
   void U32(uint32_t value) { Raw(&value, sizeof(value)); }
   void I64(int64_t value) { Raw(&value, sizeof(value)); }
   void Text(std::string_view text) {
     U32(static_cast<uint32_t>(text.size()));
-    out_.append(text);
+    Raw(text.data(), text.size());
   }
   // An aligned buffer of `size` bytes from `data` (zeros when `data` is null).
   void Buffer(const void* data, int64_t size) {
-    out_.append((kBufferAlignment - out_.size() % kBufferAlignment) % kBufferAlignment, '\0');
+    Zeros((kBufferAlignment - size_ % kBufferAlignment) % kBufferAlignment);
     if (data == nullptr) {
-      out_.append(static_cast<size_t>(size), '\0');
+      Zeros(static_cast<size_t>(size));
     } else {
       Raw(data, static_cast<size_t>(size));
     }
   }
 
  private:
-  void Raw(const void* data, size_t size) { out_.append(static_cast<const char*>(data), size); }
-  std::string& out_;
+  void Raw(const void* data, size_t size) {
+    if (out_ != nullptr) out_->append(static_cast<const char*>(data), size);
+    size_ += size;
+  }
+  void Zeros(size_t size) {
+    if (out_ != nullptr) out_->append(size, '\0');
+    size_ += size;
+  }
+  std::string* out_;
+  size_t size_ = 0;
 };
 
 absl::Status EncodeSchema(const ArrowSchema& schema, int depth, Writer& out) {
@@ -878,15 +889,21 @@ class Decoder {
 }  // namespace
 
 absl::StatusOr<std::string> EncodeArrowBatch(ArrowBatch& batch) {
-  std::string out;
-  Writer writer(out);
-  out.append(kMagic, sizeof(kMagic));
-  writer.U8(kVersion);
   if (batch.schema() == nullptr || batch.array() == nullptr) {
     return absl::InvalidArgumentError("cannot encode an Arrow batch that was moved from");
   }
-  RETURN_IF_ERROR(EncodeSchema(*batch.schema(), 0, writer));
-  RETURN_IF_ERROR(EncodeArray(*batch.array(), *batch.schema(), batch.array()->length, 0, writer));
+  auto encode = [&](Writer& writer) -> absl::Status {
+    for (char c : kMagic) writer.U8(static_cast<uint8_t>(c));
+    writer.U8(kVersion);
+    RETURN_IF_ERROR(EncodeSchema(*batch.schema(), 0, writer));
+    return EncodeArray(*batch.array(), *batch.schema(), batch.array()->length, 0, writer);
+  };
+  Writer counter(nullptr);
+  RETURN_IF_ERROR(encode(counter));
+  std::string out;
+  out.reserve(counter.size());
+  Writer writer(&out);
+  RETURN_IF_ERROR(encode(writer));
   return out;
 }
 
