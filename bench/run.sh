@@ -19,7 +19,7 @@ fi
 
 # name:timeout-seconds
 benches=(load_bench:900 catalog_bench:600 prune_bench:600 compact_bench:600 tpch_bench:900
-  file_cache_bench:300 auth_bench:300 s3_bench:600)
+  file_cache_bench:300 auth_bench:300 s3_bench:600 gemini_bench:600)
 failed=()
 for spec in "${benches[@]}"; do
   name=${spec%%:*}

@@ -82,12 +82,17 @@ int main(int argc, char** argv) {
   shardlake::cli::BootstrapFlags bootstrap_flags;
   CLI::App* bootstrap_cmd = shardlake::cli::AddBootstrapCommand(app, bootstrap_flags);
 
+  shardlake::cli::GeminiFlags gemini_flags;
+  CLI::App* gemini_cmd = shardlake::cli::AddGeminiCommand(app, gemini_flags);
+
   app.add_subcommand("version", "print the version");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int code = app.exit(e);
+    // gemini's contract: 2 for bad flags (1 means "differences found").
+    return code != 0 && gemini_cmd->parsed() ? 2 : code;
   }
   if (app.got_subcommand("version")) {
     std::printf("shardlake %s (DuckDB 1.4.4)\n", SHARDLAKE_VERSION);
@@ -112,6 +117,10 @@ int main(int argc, char** argv) {
   }
   if (bootstrap_cmd->parsed()) return shardlake::cli::RunBootstrap(options, bootstrap_flags);
   if (tpch_cmd->parsed()) return shardlake::cli::RunTpch(options, tpch_flags);
+  if (gemini_cmd->parsed()) {
+    return shardlake::cli::RunGemini(options, gemini_flags,
+                                     app.get_option("--data-dir")->count() > 0);
+  }
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }
