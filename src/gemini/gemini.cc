@@ -291,7 +291,9 @@ void RunState::DoRead(int worker, const Statement& statement) {
     attempts = attempt + 1;
     if (attempt > 0) {
       Sleep(Backoff(attempt - 1));
-      if (Stopping() && !Interrupted() && attempt > 1) break;
+      // The run is ending (Ctrl-C, --fail-fast, the error budget): a read not
+      // yet confirmed is abandoned, neither validated nor counted as an error.
+      if (Stopping()) return;
     }
     std::unique_lock<std::shared_mutex> lock(sides_mu_);
     sql = statement.Sql(Exclusion(statement.table));
