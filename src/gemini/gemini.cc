@@ -16,6 +16,7 @@
 #include "common/sql_text.h"
 #include "common/status_macros.h"
 #include "common/time_util.h"
+#include "common/uri.h"
 #include "fmt/format.h"
 #include "gemini/history.h"
 #include "gemini/target.h"
@@ -481,14 +482,22 @@ absl::Status ValidateConfig(const Config& config) {
   return absl::OkStatus();
 }
 
+// A target URI without its password, for what gemini prints.
+std::string RedactedUri(const std::string& uri) {
+  if (uri.empty()) return uri;
+  auto parsed = ParseUri(uri);
+  if (parsed.ok()) return parsed->Redacted();
+  return uri.find('@') == std::string::npos ? uri : "(a URI that does not parse)";
+}
+
 std::string DescribeSetup(const Config& config, const Schema& schema) {
   return fmt::format(
       "gemini: seed {} schema seed {} mode {} duration {}s warmup {}s concurrency {}\n"
       "gemini: test {} oracle {}\n"
       "gemini: schema {}\n",
       config.seed, config.schema_seed, ModeName(config.mode), config.duration_seconds,
-      config.warmup_seconds, config.concurrency, config.test_cluster,
-      config.oracle_cluster.empty() ? "(none: load only)" : config.oracle_cluster,
+      config.warmup_seconds, config.concurrency, RedactedUri(config.test_cluster),
+      config.oracle_cluster.empty() ? "(none: load only)" : RedactedUri(config.oracle_cluster),
       schema.ToJson().dump());
 }
 
