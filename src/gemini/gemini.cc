@@ -92,8 +92,9 @@ class RunState {
   bool Interrupted() const { return external_stop_ != nullptr && external_stop_->load(); }
 
   // Runs one worker through a phase until `deadline` or `max_statements`.
+  // `sequence` numbers the worker's statements across phases (for the log).
   void RunPhase(int worker, StatementGenerator& generator, HistoryStore& history, Mode mode,
-                Clock::time_point deadline, int64_t max_statements);
+                Clock::time_point deadline, int64_t max_statements, int64_t& sequence);
 
   void StartProgress(Clock::time_point end);
   void StopProgress();
@@ -345,13 +346,13 @@ void RunState::DoRead(int worker, const Statement& statement) {
 }
 
 void RunState::RunPhase(int worker, StatementGenerator& generator, HistoryStore& history, Mode mode,
-                        Clock::time_point deadline, int64_t max_statements) {
+                        Clock::time_point deadline, int64_t max_statements, int64_t& sequence) {
   int64_t n = 0;
   while (!Stopping() && Clock::now() < deadline && (max_statements == 0 || n < max_statements)) {
     bool write = mode == Mode::kWrite || (mode == Mode::kMixed && generator.NextIsWrite());
     if (write) {
       Statement statement = generator.NextWrite();
-      Log(worker, n, statement, statement.Sql());
+      Log(worker, sequence++, statement, statement.Sql());
       per_kind_[static_cast<size_t>(statement.kind)].fetch_add(1);
       DoWrite(worker, history, statement);
     } else {
@@ -364,7 +365,7 @@ void RunState::RunPhase(int worker, StatementGenerator& generator, HistoryStore&
                   {"time", NowText()}});
         return;
       }
-      Log(worker, n, *statement, statement->Sql());
+      Log(worker, sequence++, *statement, statement->Sql());
       per_kind_[static_cast<size_t>(statement->kind)].fetch_add(1);
       DoRead(worker, *statement);
     }
@@ -531,6 +532,7 @@ absl::StatusOr<RunOutcome> Run(const Config& config, const std::atomic<bool>* st
 
   // Every worker: its own Rng, history and slice of each table's key pool.
   struct Worker {
+    int64_t sequence = 0;
     std::unique_ptr<HistoryStore> history;
     std::unique_ptr<StatementGenerator> generator;
   };
@@ -569,7 +571,7 @@ absl::StatusOr<RunOutcome> Run(const Config& config, const std::atomic<bool>* st
     for (size_t w = 0; w < workers.size(); ++w) {
       threads.emplace_back([&, w] {
         state.RunPhase(static_cast<int>(w), *workers[w].generator, *workers[w].history, mode,
-                       deadline, max_statements);
+                       deadline, max_statements, workers[w].sequence);
       });
     }
     for (std::thread& thread : threads) thread.join();

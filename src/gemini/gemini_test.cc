@@ -168,6 +168,23 @@ TEST(GeminiTest, EmbeddedAgainstPostgresMixedRunHasNoErrors) {
             std::string::npos);
 }
 
+// Against a running cluster (issue #6) when SHARDLAKE_GEMINI_CLUSTER_URI names
+// one (shardlake://user:pw@127.0.0.1:PORT?tls-roots=ca.pem): the harness that
+// starts a server and two workers sets it.
+TEST(GeminiTest, ClusterAgainstDuckDbMixedRunHasNoErrors) {
+  const char* uri = std::getenv("SHARDLAKE_GEMINI_CLUSTER_URI");
+  if (uri == nullptr) {
+    GTEST_SKIP() << "SHARDLAKE_GEMINI_CLUSTER_URI is not set (no cluster to test against)";
+  }
+  Config config = BaseConfig(uri, "duckdb:");
+  config.duration_seconds = std::getenv("GEMINI_TEST_SECONDS") ? TestSeconds(20) : 60;
+  config.seed = 3003;
+  config.schema_seed = 3003;
+  auto outcome = gemini::Run(config, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ExpectCleanRun(outcome->result);
+}
+
 TEST(GeminiTest, LoadOnlyWithoutOracle) {
   Config config = BaseConfig("embedded:", "");
   config.mode = Mode::kWrite;
