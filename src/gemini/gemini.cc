@@ -28,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 using KeyTuple = std::vector<std::string>;
 
 constexpr double kFirstBackoffSeconds = 0.01;
-constexpr size_t kMaxExcludedKeysPerTable = 200;
 
 const char* ModeName(Mode mode) {
   switch (mode) {
@@ -101,10 +100,6 @@ class RunState {
 
   nlohmann::json ResultJson() const;
   int64_t ErrorCount() const { return write_errors_.load() + read_errors_.load(); }
-  std::string stop_reason() const {
-    std::lock_guard<std::mutex> lock(errors_mu_);
-    return stop_reason_;
-  }
 
  private:
   void Log(int worker, int64_t n, const Statement& statement, const std::string& sql);
@@ -338,7 +333,7 @@ void RunState::DoRead(int worker, const Statement& statement) {
     error["side"] = failed_side;
   } else {
     error["message"] =
-        fmt::format("Validation failed: {} rows differ after {} attempt(s): {}",
+        fmt::format("Validation failed ({}) after {} attempt(s): {}",
                     StatementKindName(statement.kind), attempts, comparison.Summary());
     error["results"] = comparison.ToJson();
   }
