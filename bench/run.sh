@@ -19,7 +19,8 @@ fi
 
 # name:timeout-seconds
 benches=(load_bench:900 catalog_bench:600 prune_bench:600 compact_bench:600 tpch_bench:900
-  file_cache_bench:300 auth_bench:300 s3_bench:600 arrow_wire_bench:300 cluster_bench:1800)
+  file_cache_bench:300 auth_bench:300 s3_bench:600 arrow_wire_bench:300 gemini_bench:600
+  cluster_bench:1800)
 failed=()
 for spec in "${benches[@]}"; do
   name=${spec%%:*}

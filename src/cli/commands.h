@@ -92,6 +92,40 @@ int RunWorker(const GlobalOptions& options, const WorkerFlags& flags);
 CLI::App* AddClientCommand(CLI::App& app);
 int RunClient(const CLI::App& command);
 
+// `shardlake gemini`: the differential tester (cmd_gemini.cc, docs/gemini.md).
+// Flags hold text where gemini parses the value itself (durations, seeds).
+struct GeminiFlags {
+  std::string test_cluster;
+  std::string oracle_cluster;
+  std::string mode = "mixed";
+  std::string duration = "30s";
+  std::string warmup = "0s";
+  int concurrency = 4;
+  std::string seed = "random";
+  std::string schema_seed;  // empty: --seed
+  bool drop_schema = true;
+  int64_t partition_count = 10'000;
+  std::string distribution = "uniform";
+  int max_tables = 1;
+  int max_partition_keys = 2;
+  int max_clustering_keys = 2;
+  int max_columns = 8;
+  std::string dataset_size = "small";
+  int max_mutation_retries = 5;
+  std::string max_mutation_retries_backoff = "500ms";
+  int max_errors_to_store = 1000;
+  bool fail_fast = false;
+  std::string outfile;
+  std::string statement_log_file;
+  int64_t max_statements = 0;
+  bool verbose = false;
+};
+// Adds the `gemini` subcommand to `app`, bound to `flags`.
+CLI::App* AddGeminiCommand(CLI::App& app, GeminiFlags& flags);
+// Exit code 0 (no difference), 1 (errors found) or 2 (fatal). `data_dir_given`:
+// the global --data-dir was set (the embedded target then uses it).
+int RunGemini(const GlobalOptions& options, const GeminiFlags& flags, bool data_dir_given);
+
 // Prints "error: <message>" to stderr and returns 1.
 int ReportError(const absl::Status& status);
 

@@ -88,12 +88,17 @@ int main(int argc, char** argv) {
   CLI::App* worker_cmd = shardlake::cli::AddWorkerCommand(app, worker_flags);
 
   CLI::App* client_cmd = shardlake::cli::AddClientCommand(app);
+  shardlake::cli::GeminiFlags gemini_flags;
+  CLI::App* gemini_cmd = shardlake::cli::AddGeminiCommand(app, gemini_flags);
+
   app.add_subcommand("version", "print the version");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int code = app.exit(e);
+    // gemini's contract: 2 for bad flags (1 means "differences found").
+    return code != 0 && gemini_cmd->parsed() ? 2 : code;
   }
   if (app.got_subcommand("version")) {
     std::printf("shardlake %s (DuckDB 1.4.4)\n", SHARDLAKE_VERSION);
@@ -121,6 +126,10 @@ int main(int argc, char** argv) {
   if (server_cmd->parsed()) return shardlake::cli::RunServer(options, server_flags);
   if (worker_cmd->parsed()) return shardlake::cli::RunWorker(options, worker_flags);
   if (client_cmd->parsed()) return shardlake::cli::RunClient(*client_cmd);
+  if (gemini_cmd->parsed()) {
+    return shardlake::cli::RunGemini(options, gemini_flags,
+                                     app.get_option("--data-dir")->count() > 0);
+  }
   if (app.got_subcommand("files")) {
     return shardlake::cli::RunFiles(options, files_table, after, before);
   }

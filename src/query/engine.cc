@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <set>
+#include <string_view>
 
 #include "common/column_types.h"
 #include "common/sql_text.h"
@@ -159,8 +161,20 @@ absl::Status Engine::ExposeTableAs(const TableSchema& schema,
     }
     body = fmt::format("SELECT {} WHERE false", typed_nulls);
   } else {
+    // TEST-ONLY fault switch, for proving that `shardlake gemini` catches a
+    // real bug: with SHARDLAKE_TEST_FAULT=drop_one_file in the environment
+    // (read once), a table of several files is read without its first file.
+    static const bool drop_one_file = [] {
+      const char* fault = std::getenv("SHARDLAKE_TEST_FAULT");
+      return fault != nullptr && std::string_view(fault) == "drop_one_file";
+    }();
     std::string files;
+    bool dropped = false;
     for (const auto& entry : entries) {
+      if (drop_one_file && entries.size() > 1 && !dropped) {
+        dropped = true;
+        continue;
+      }
       std::string key = schema.database + "/" + schema.table + "/" + entry.path;
       FileCache* cache = nullptr;
       if (!store_->LocalPath(key)) {

@@ -45,6 +45,7 @@ class Result {
   explicit Result(ResultHandle result) : result_(std::move(result)) {}
 
   int rows() const { return PQntuples(result_.get()); }
+  int columns() const { return PQnfields(result_.get()); }
   bool IsNull(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string_view Text(int row, int column) const {
     return std::string_view(PQgetvalue(result_.get(), row, column),
