@@ -561,8 +561,7 @@ TEST_F(EdgeCaseTest, RandomAggregateQueriesMatchSingleNode) {
     }
     // One slice count per query (rotating) keeps the test within seconds.
     int slices = kSliceCounts[q % std::size(kSliceCounts)];
-    DistributedPlan plan =
-        simulation_->Check(sql, ordered, fmt::format("random #{}", q), {slices});
+    DistributedPlan plan = simulation_->Check(sql, ordered, fmt::format("random #{}", q), {slices});
     EXPECT_TRUE(plan.distributed) << sql << "\nreason: " << plan.reason;
     if (plan.distributed) ++distributed;
     if (HasFailure()) break;  // one reproducer is enough
@@ -604,6 +603,18 @@ TEST_F(TpchPlannerTest, FallbacksExplainThemselves) {
        "subquery"},
       {"SELECT o_orderkey, rank() OVER (ORDER BY o_totalprice) FROM orders", "window"},
       {"SELECT count(*) FROM nation", "no sliced table"},
+      // an equality of two outer columns under NOT EXISTS does not co-locate them
+      {"SELECT count(*) FROM orders, lineitem WHERE NOT EXISTS (SELECT 1 FROM nation WHERE "
+       "o_orderkey = l_orderkey AND n_nationkey = 0)",
+       "not on their shard keys"},
+      // NOT IN also depends on NULLs anywhere in the subquery's result
+      {"SELECT count(*) FROM orders WHERE o_orderkey NOT IN (SELECT l_orderkey FROM lineitem "
+       "WHERE l_quantity > 49)",
+       "not correlated"},
+      // an outer join's ON equality within the preserved side restricts nothing
+      {"SELECT count(*) FROM orders CROSS JOIN lineitem LEFT JOIN nation ON o_orderkey = "
+       "l_orderkey",
+       "not on their shard keys"},
   };
   for (const auto& [sql, reason] : cases) {
     auto plan = simulation_->planner().Plan(sql, simulation_->Lookup());
