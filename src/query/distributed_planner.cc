@@ -602,6 +602,86 @@ class QueryPlanner {
   DistributedPlan& plan_;
 };
 
+struct CommonTableExpression {
+  std::string name;  // lower case: identifiers are case-insensitive
+  Json statement;    // {"node": ..., "named_param_map": ...}
+  Json aliases;      // WITH name(a, b) AS ...
+  int references = 0;
+};
+
+// Replaces references to `ctes` (FROM-clause base tables named like them)
+// under `value` by derived tables holding their queries.
+void ReplaceCteReferences(Json& value, std::vector<CommonTableExpression>& ctes) {
+  if (value.is_array()) {
+    for (Json& element : value) ReplaceCteReferences(element, ctes);
+    return;
+  }
+  if (!value.is_object()) return;
+  const Json* type = value.contains("type") ? &value["type"] : nullptr;
+  if (type != nullptr && type->is_string() && *type == "BASE_TABLE" &&
+      value.value("schema_name", "").empty() && value.value("catalog_name", "").empty()) {
+    std::string name = LowerCase(value.value("table_name", ""));
+    for (CommonTableExpression& cte : ctes) {
+      if (cte.name != name) continue;
+      ++cte.references;
+      Json derived = Json::object();
+      derived["type"] = "SUBQUERY";
+      std::string alias = value.value("alias", "");
+      derived["alias"] = alias.empty() ? value.value("table_name", "") : alias;
+      derived["sample"] = value["sample"];
+      derived["query_location"] = value.value("query_location", 0);
+      derived["subquery"] = cte.statement;
+      derived["column_name_alias"] =
+          value["column_name_alias"].empty() ? cte.aliases : value["column_name_alias"];
+      value = std::move(derived);
+      return;
+    }
+    return;
+  }
+  for (auto& [key, child] : value.items()) {
+    if (child.is_object() || child.is_array()) ReplaceCteReferences(child, ctes);
+  }
+}
+
+// Inlines the top-level WITH clause: each common table expression becomes a
+// derived table where it is referenced (the same rows, as its query is
+// deterministic), so the source analysis sees through it. Recursive and
+// MATERIALIZED ones are not inlined.
+absl::Status InlineCommonTableExpressions(Json& node, std::vector<std::string>& notes) {
+  Json& map = node["cte_map"]["map"];
+  if (map.empty()) return absl::OkStatus();
+  std::vector<CommonTableExpression> ctes;
+  for (Json& entry : map) {
+    const Json& value = entry["value"];
+    std::string name = entry.value("key", "");
+    if (value.value("materialized", "") == "CTE_MATERIALIZE_ALWAYS") {
+      return CannotDistribute(fmt::format("WITH {} AS MATERIALIZED", name));
+    }
+    if (value.contains("key_targets") && !value["key_targets"].empty()) {
+      return CannotDistribute(fmt::format("WITH {} USING KEY", name));
+    }
+    Json statement = value["query"];
+    if (statement["node"].value("type", "") != "SELECT_NODE") {
+      return CannotDistribute(
+          fmt::format("WITH {}: recursive or set-operation common table expression", name));
+    }
+    // Earlier CTEs may be referenced by later ones.
+    ReplaceCteReferences(statement["node"], ctes);
+    CommonTableExpression cte;
+    cte.name = LowerCase(name);
+    cte.statement = std::move(statement);
+    cte.aliases = value["aliases"];
+    ctes.push_back(std::move(cte));
+  }
+  map = Json::array();
+  ReplaceCteReferences(node, ctes);
+  for (const CommonTableExpression& cte : ctes) {
+    notes.push_back(fmt::format("WITH {}: inlined as a derived table ({} reference(s))", cte.name,
+                                cte.references));
+  }
+  return absl::OkStatus();
+}
+
 bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates) {
   if (!node["group_expressions"].empty() || !node["having"].is_null()) return true;
   for (const Json& item : node["select_list"]) {
@@ -620,6 +700,19 @@ bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates)
 
 absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
                                                          const TableLayoutLookup& lookup) {
+  try {
+    return PlanTree(sql, lookup);
+  } catch (const planner::Json::exception& e) {
+    // DuckDB's AST had a shape the planner does not expect: a planner bug,
+    // but the query still runs on the server.
+    DistributedPlan plan;
+    plan.reason = fmt::format("unexpected query tree ({})", e.what());
+    return plan;
+  }
+}
+
+absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& sql,
+                                                             const TableLayoutLookup& lookup) {
   RETURN_IF_ERROR(connection_.Parse(sql));
   if (!aggregate_functions_) {
     ASSIGN_OR_RETURN(auto result,
@@ -643,17 +736,25 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
     return absl::InvalidArgumentError(
         fmt::format("expected one statement, got {}", statements->size()));
   }
-  const Json& node = (*statements)[0]["node"];
+  Json& node = (*statements)[0]["node"];
   if (node.value("type", "") != "SELECT_NODE") {
     plan.reason = "set operation (UNION / INTERSECT / EXCEPT)";
     return plan;
   }
+  std::vector<std::string> cte_notes;
+  absl::Status inlined = InlineCommonTableExpressions(node, cte_notes);
+  if (absl::IsFailedPrecondition(inlined)) {
+    plan.reason = std::string(inlined.message());
+    return plan;
+  }
+  RETURN_IF_ERROR(inlined);
   planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
   if (!sources.ok) {
     plan.reason = sources.reason;
     return plan;
   }
-  plan.notes = sources.notes;
+  plan.notes = std::move(cte_notes);
+  plan.notes.insert(plan.notes.end(), sources.notes.begin(), sources.notes.end());
   QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, plan);
   absl::Status status = IsAggregateQuery(node, *aggregate_functions_)
                             ? query_planner.PlanAggregate()

@@ -105,6 +105,8 @@ class DistributedPlanner {
   absl::StatusOr<DistributedPlan> Plan(const std::string& sql, const TableLayoutLookup& lookup);
 
  private:
+  absl::StatusOr<DistributedPlan> PlanTree(const std::string& sql, const TableLayoutLookup& lookup);
+
   duck::Connection& connection_;
   // Lower-case names of DuckDB's aggregate functions, read once from
   // duckdb_functions() so that an aggregate the planner does not know is

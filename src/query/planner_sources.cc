@@ -414,7 +414,10 @@ class Analyzer {
       }
     }
     auto label = [](const Relation& r) {
-      return r.ref_name == r.layout->name || r.ref_name.empty()
+      const std::string& name = r.layout->name;
+      std::string bare =
+          name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+      return r.ref_name == name || r.ref_name == bare || r.ref_name.empty()
                  ? r.layout->name
                  : fmt::format("{} ({})", r.layout->name, r.ref_name);
     };

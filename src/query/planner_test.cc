@@ -426,6 +426,10 @@ TEST_F(EdgeCaseTest, AggregateBatteryMatchesSingleNode) {
       {"SELECT id * 2 AS twice FROM t WHERE s = 'a' ORDER BY id LIMIT 5", true},
       {"SELECT id, wname FROM t JOIN w ON t.g = w.wk WHERE id < 50 ORDER BY id", true},
       {"SELECT wname, count(*) FROM t LEFT JOIN w ON t.g = w.wk GROUP BY wname ORDER BY 1", true},
+      // common table expressions, inlined
+      {"WITH positive AS (SELECT g, x FROM t WHERE x > 0), named AS (SELECT * FROM positive) "
+       "SELECT g, sum(x), count(*) FROM named GROUP BY g ORDER BY g",
+       true},
   };
   int index = 0;
   for (const BatteryQuery& query : queries) {
@@ -581,6 +585,11 @@ TEST_F(EdgeCaseTest, FallbacksExplainThemselves) {
       {"SELECT g FROM t UNION SELECT k FROM t2", "set operation"},
       {"SELECT g, sum(x) FROM t GROUP BY ROLLUP (g)", "GROUPING SETS"},
       {"SELECT string_agg(s, ',' ORDER BY id) FROM t", "ORDER BY inside aggregate"},
+      {"WITH per_g AS (SELECT g, count(*) AS c FROM t GROUP BY g) SELECT sum(c) FROM per_g",
+       "aggregates a sliced table"},
+      {"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+       "SELECT count(*) FROM t, r",
+       "recursive"},
   };
   for (const auto& [sql, reason] : cases) {
     auto plan = simulation_->planner().Plan(sql, simulation_->Lookup());
