@@ -303,12 +303,21 @@ class QueryPlanner {
         plan_(plan) {}
 
   absl::Status PlanAggregate() {
-    if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
-      return CannotDistribute("GROUP BY ALL");
+    std::string handling = node_.value("aggregate_handling", "");
+    Json groups = node_["group_expressions"];
+    if (handling == "FORCE_AGGREGATES") {
+      // GROUP BY ALL: every select-list item without an aggregate.
+      if (!groups.empty()) return CannotDistribute("GROUP BY ALL with other groups");
+      for (const Json& item : node_["select_list"]) {
+        if (IsClass(item, "STAR")) return CannotDistribute("* in an aggregate query");
+        if (!ContainsAggregate(item, aggregates_)) groups.push_back(item);
+      }
+    } else if (handling != "STANDARD_HANDLING") {
+      return CannotDistribute(fmt::format("aggregate handling {}", handling));
     }
-    const Json& groups = node_["group_expressions"];
     const Json& sets = node_["group_sets"];
-    if (sets.size() > 1 || (sets.size() == 1 && sets[0].size() != groups.size())) {
+    if (sets.size() > 1 ||
+        (sets.size() == 1 && sets[0].size() != node_["group_expressions"].size())) {
       return CannotDistribute("GROUPING SETS / ROLLUP / CUBE");
     }
     const Json* distinct_on = FindModifier(node_, "DISTINCT_MODIFIER");
@@ -682,8 +691,40 @@ absl::Status InlineCommonTableExpressions(Json& node, std::vector<std::string>& 
   return absl::OkStatus();
 }
 
+bool ContainsClass(const Json& value, const char* expression_class) {
+  if (IsClass(value, expression_class)) return true;
+  if (value.is_object() || value.is_array()) {
+    for (const Json& child : value) {
+      if (ContainsClass(child, expression_class)) return true;
+    }
+  }
+  return false;
+}
+
+// ORDER BY ALL is ORDER BY 1, 2, ..., n (the select list's positions).
+absl::Status ExpandOrderByAll(duck::Connection& connection, Json& node) {
+  for (Json& modifier : node["modifiers"]) {
+    if (modifier.value("type", "") != "ORDER_MODIFIER") continue;
+    Json& orders = modifier["orders"];
+    if (orders.size() != 1 || !IsClass(orders[0]["expression"], "STAR")) continue;
+    for (const Json& item : node["select_list"]) {
+      if (IsClass(item, "STAR")) return CannotDistribute("ORDER BY ALL with SELECT *");
+    }
+    Json expanded = Json::array();
+    for (size_t i = 0; i < node["select_list"].size(); ++i) {
+      Json entry = orders[0];
+      ASSIGN_OR_RETURN(entry["expression"],
+                       planner::IntegerConstant(connection, static_cast<int64_t>(i) + 1));
+      expanded.push_back(std::move(entry));
+    }
+    orders = std::move(expanded);
+  }
+  return absl::OkStatus();
+}
+
 bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates) {
   if (!node["group_expressions"].empty() || !node["having"].is_null()) return true;
+  if (node.value("aggregate_handling", "") == "FORCE_AGGREGATES") return true;
   for (const Json& item : node["select_list"]) {
     if (ContainsAggregate(item, aggregates)) return true;
   }
@@ -741,13 +782,18 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
     plan.reason = "set operation (UNION / INTERSECT / EXCEPT)";
     return plan;
   }
-  std::vector<std::string> cte_notes;
-  absl::Status inlined = InlineCommonTableExpressions(node, cte_notes);
-  if (absl::IsFailedPrecondition(inlined)) {
-    plan.reason = std::string(inlined.message());
+  if (ContainsClass(node, "PARAMETER")) {
+    plan.reason = "prepared-statement parameter";
     return plan;
   }
-  RETURN_IF_ERROR(inlined);
+  std::vector<std::string> cte_notes;
+  absl::Status prepared = InlineCommonTableExpressions(node, cte_notes);
+  if (prepared.ok()) prepared = ExpandOrderByAll(connection_, node);
+  if (absl::IsFailedPrecondition(prepared)) {
+    plan.reason = std::string(prepared.message());
+    return plan;
+  }
+  RETURN_IF_ERROR(prepared);
   planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
   if (!sources.ok) {
     plan.reason = sources.reason;

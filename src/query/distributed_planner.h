@@ -60,10 +60,12 @@ struct TableLayout {
   std::string shard_key;         // kSharded only
   std::string colocation_group;  // kSharded only
   int bucket_count = 0;          // kSharded only
-  // The table's column names, when known. Optional: with them the planner
-  // resolves unqualified column names in subqueries exactly; without them it
-  // assumes a name that equals a shard key in the innermost query belongs to
-  // that table (DuckDB would reject the query as ambiguous otherwise).
+  // The table's column names, when known. Optional but recommended: the
+  // planner resolves unqualified column names with them. Without them, an
+  // unqualified name that equals a table's shard key binds to that table in
+  // its own query (DuckDB rejects it as ambiguous otherwise), but a name in a
+  // subquery cannot be proven to be an outer query's column, so such
+  // correlated subqueries (TPC-H Q4) fall back.
   std::vector<std::string> columns;
 };
 
