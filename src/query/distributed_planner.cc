@@ -75,6 +75,19 @@ class AggregateSplitter {
   std::vector<std::string> notes;
 
   static std::string KeyName(size_t i) { return fmt::format("__k{}", i); }
+
+  // Replaces the merge placeholders in `expressions` by the parsed merges.
+  absl::Status ResolveMerges(const std::vector<Json*>& expressions) {
+    ASSIGN_OR_RETURN(std::vector<Json> parsed, planner::ParseExpressions(connection_, merge_sql_));
+    std::map<std::string, Json> replacements;
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      replacements[fmt::format("__shardlake_merge_{}", i)] = std::move(parsed[i]);
+    }
+    for (Json* expression : expressions) {
+      if (!expression->is_null()) planner::Substitute(*expression, replacements);
+    }
+    return absl::OkStatus();
+  }
   static std::string DistinctName(size_t i) { return fmt::format("__d{}", i); }
 
   // The coordinator's form of `expression`. `aliases` (may be null) maps
@@ -121,8 +134,15 @@ class AggregateSplitter {
   }
 
  private:
-  absl::StatusOr<Json> Expression(const std::string& sql) {
+  absl::StatusOr<Json> ParseNow(const std::string& sql) {
     return planner::ParseExpression(connection_, "SELECT " + sql);
+  }
+
+  // A placeholder for the merge expression `sql` (our own column names
+  // only); all of them are parsed at once by ResolveMerges.
+  absl::StatusOr<Json> Expression(const std::string& sql) {
+    merge_sql_.push_back(sql);
+    return ColumnRef(fmt::format("__shardlake_merge_{}", merge_sql_.size() - 1));
   }
 
   std::string AddPartial(Json expression) {
@@ -182,7 +202,7 @@ class AggregateSplitter {
         // agg(DISTINCT x) FILTER (WHERE c) == agg(DISTINCT CASE WHEN c THEN x END):
         // every such aggregate ignores NULL inputs.
         ASSIGN_OR_RETURN(Json case_expression,
-                         Expression("CASE WHEN __shardlake_filter THEN __shardlake_value END"));
+                         ParseNow("CASE WHEN __shardlake_filter THEN __shardlake_value END"));
         planner::Substitute(case_expression, {{"__shardlake_filter", call["filter"]},
                                               {"__shardlake_value", argument}});
         argument = std::move(case_expression);
@@ -258,6 +278,7 @@ class AggregateSplitter {
   const std::set<std::string>& aggregates_;
   std::map<std::string, std::string> partial_by_key_;
   std::set<std::string> noted_;
+  std::vector<std::string> merge_sql_;
 };
 
 struct LimitInfo {
@@ -362,11 +383,13 @@ class QueryPlanner {
     // Coordinator select list, HAVING and ORDER BY.
     Json coordinator_items = Json::array();
     std::set<std::string> final_names;
-    for (const Json& item : select_list) {
-      ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, item));
-      ASSIGN_OR_RETURN(Json rewritten, splitter.Rewrite(item, nullptr));
-      rewritten["alias"] = name;
-      final_names.insert(name);
+    std::vector<Json> items(select_list.begin(), select_list.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     planner::ResultColumnNames(connection_, items));
+    for (size_t i = 0; i < items.size(); ++i) {
+      ASSIGN_OR_RETURN(Json rewritten, splitter.Rewrite(items[i], nullptr));
+      rewritten["alias"] = names[i];
+      final_names.insert(names[i]);
       coordinator_items.push_back(std::move(rewritten));
     }
     Json having = nullptr;
@@ -394,6 +417,14 @@ class QueryPlanner {
       }
       modifiers.push_back(std::move(copy));
     }
+    std::vector<Json*> coordinator_expressions = {&having};
+    for (Json& item : coordinator_items) coordinator_expressions.push_back(&item);
+    for (Json& modifier : modifiers) {
+      if (modifier.value("type", "") != "ORDER_MODIFIER") continue;
+      for (Json& order : modifier["orders"])
+        coordinator_expressions.push_back(&order["expression"]);
+    }
+    RETURN_IF_ERROR(splitter.ResolveMerges(coordinator_expressions));
     if (splitter.partials.empty() && splitter.group_expressions.empty() &&
         splitter.distinct_expressions.empty()) {
       return CannotDistribute("aggregate query without aggregates or groups");
@@ -494,9 +525,9 @@ class QueryPlanner {
       }
     } else {
       worker["select_list"] = Json::array();
+      std::vector<Json> items(select_list.begin(), select_list.end());
+      ASSIGN_OR_RETURN(final_names, planner::ResultColumnNames(connection_, items));
       for (size_t i = 0; i < select_list.size(); ++i) {
-        ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, select_list[i]));
-        final_names.push_back(name);
         Json item = select_list[i];
         item["alias"] = fmt::format("__c{}", i);
         plan_.partial_columns.push_back(item["alias"]);

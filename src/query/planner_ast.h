@@ -41,6 +41,15 @@ Json StatementOf(Json node);
 // writes itself (templates with placeholder column names).
 absl::StatusOr<Json> ParseExpression(duck::Connection& connection, const std::string& select_sql);
 
+// The first select-list expressions of "SELECT <e0>, <e1>, ...": many
+// expressions the planner writes itself, parsed in one DuckDB call.
+absl::StatusOr<std::vector<Json>> ParseExpressions(duck::Connection& connection,
+                                                   const std::vector<std::string>& expressions);
+
+// ResultColumnName for many expressions in one DuckDB call.
+absl::StatusOr<std::vector<std::string>> ResultColumnNames(duck::Connection& connection,
+                                                           const std::vector<Json>& expressions);
+
 // The name DuckDB gives an unaliased result column: the column's own name for
 // a column reference, else the expression's SQL text (e.g. "count_star()",
 // "sum(l_quantity)"). With an alias, the alias.
@@ -73,7 +82,8 @@ Json ColumnRef(const std::string& name);
 absl::StatusOr<Json> IntegerConstant(duck::Connection& connection, int64_t value);
 
 // Replaces every unqualified column reference whose name is a key of
-// `replacements` by a copy of the mapped expression (in place).
+// `replacements` by a copy of the mapped expression (in place), keeping the
+// replaced reference's alias.
 void Substitute(Json& expression, const std::map<std::string, Json>& replacements);
 
 // The value of an integer constant expression, if `node` is one.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -697,6 +698,43 @@ TEST_F(TpchPlannerTest, FallbacksExplainThemselves) {
     EXPECT_NE(plan->reason.find(reason), std::string::npos)
         << sql << "\nreason: " << plan->reason << "\nexpected to mention: " << reason;
   }
+}
+
+// What EXPLAIN shows for Q1 (printed), and the plan's structural promises.
+TEST_F(TpchPlannerTest, PlanDescribesItself) {
+  std::string sql = ReadFile(fs::path(SHARDLAKE_SOURCE_DIR) / "queries/tpch/q01.sql");
+  auto plan = simulation_->planner().Plan(sql, simulation_->Lookup());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(plan->distributed) << plan->reason;
+  std::cout << "worker: " << plan->worker_sql << "\ncoordinator: " << plan->coordinator_sql << "\n";
+  for (const std::string& note : plan->notes) std::cout << "note: " << note << "\n";
+  EXPECT_EQ(plan->sliced_tables, std::vector<std::string>{"main.lineitem"});
+  EXPECT_TRUE(plan->whole_tables.empty());
+  EXPECT_TRUE(plan->slice_by_bucket);
+  EXPECT_NE(plan->coordinator_sql.find(kPartialsTable), std::string::npos);
+  EXPECT_EQ(plan->worker_sql.find(kPartialsTable), std::string::npos);
+  bool mentions_avg = false;
+  for (const std::string& note : plan->notes) mentions_avg |= note.rfind("avg:", 0) == 0;
+  EXPECT_TRUE(mentions_avg);
+
+  auto q5 = simulation_->planner().Plan(
+      ReadFile(fs::path(SHARDLAKE_SOURCE_DIR) / "queries/tpch/q05.sql"), simulation_->Lookup());
+  ASSERT_TRUE(q5.ok()) << q5.status();
+  EXPECT_EQ(q5->sliced_tables, (std::vector<std::string>{"main.lineitem", "main.orders"}));
+  EXPECT_EQ(q5->whole_tables, (std::vector<std::string>{"main.customer", "main.nation",
+                                                        "main.region", "main.supplier"}));
+  for (const std::string& note : q5->notes) std::cout << "Q5 note: " << note << "\n";
+
+  // Planning cost (it runs DuckDB's parser a few dozen times per query).
+  constexpr int kRepeats = 20;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRepeats; ++i) {
+    ASSERT_TRUE(simulation_->planner().Plan(sql, simulation_->Lookup()).ok());
+  }
+  double milliseconds =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+      kRepeats;
+  std::cout << fmt::format("planning Q1 takes {:.2f} ms\n", milliseconds);
 }
 
 TEST_F(TpchPlannerTest, UnparsableSqlIsInvalidArgument) {
