@@ -6,7 +6,9 @@
 // json_deserialize_sql), never on SQL text. It only distributes a query when
 // the merged answer is provably the single-node answer; anything else gets
 // `distributed == false` and a `reason` (the server then runs the query over
-// all files itself, and EXPLAIN shows the reason).
+// all files itself, and EXPLAIN shows the reason). docs/planner.md lists what
+// distributes (partial aggregates, co-located and broadcast joins, correlated
+// subqueries on shard keys, inlined CTEs, scans with LIMIT pushdown) and why.
 //
 // Execution contract (what the cluster does with a plan):
 //  1. The files of every table in `sliced_tables` are split into disjoint
