@@ -447,6 +447,13 @@ TEST_F(EdgeCaseTest, AggregateBatteryMatchesSingleNode) {
       {"SELECT id * 2 AS twice FROM t WHERE s = 'a' ORDER BY id LIMIT 5", true},
       {"SELECT id, wname FROM t JOIN w ON t.g = w.wk WHERE id < 50 ORDER BY id", true},
       {"SELECT wname, count(*) FROM t LEFT JOIN w ON t.g = w.wk GROUP BY wname ORDER BY 1", true},
+      // subqueries over broadcast tables inside aggregates; quoted mixed-case names
+      {"SELECT g, sum(x) FILTER (WHERE g IN (SELECT wk FROM w WHERE wk > 2)) AS f, "
+       "count(DISTINCT (SELECT max(wk) FROM w) + x) AS c FROM t GROUP BY g ORDER BY g",
+       true},
+      {"SELECT g AS \"Group\", sum(x) AS \"Sum of X\", count(*) FROM t GROUP BY g "
+       "ORDER BY \"Group\" DESC",
+       true},
       // common table expressions, inlined
       {"WITH positive AS (SELECT g, x FROM t WHERE x > 0), named AS (SELECT * FROM positive) "
        "SELECT g, sum(x), count(*) FROM named GROUP BY g ORDER BY g",
