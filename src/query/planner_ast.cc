@@ -36,24 +36,6 @@ void ForEachChildImpl(Json& value, const std::function<void(Json& child)>& visit
   }
 }
 
-void ForEachNestedQueryImpl(const Json& value, bool top,
-                            const std::function<void(const Json& query)>& visit) {
-  if (value.is_array()) {
-    for (const Json& element : value) ForEachNestedQueryImpl(element, false, visit);
-    return;
-  }
-  if (!value.is_object()) return;
-  if (!top && value.contains("type") && value["type"].is_string()) {
-    const std::string& type = value["type"].get_ref<const std::string&>();
-    if ((type == "SELECT_NODE" || type == "SET_OPERATION_NODE") && value.contains("modifiers")) {
-      visit(value);
-    }
-  }
-  for (const auto& [key, child] : value.items()) {
-    if (child.is_object() || child.is_array()) ForEachNestedQueryImpl(child, false, visit);
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<Json>> SerializeStatements(duck::Connection& connection,
@@ -196,26 +178,6 @@ absl::StatusOr<std::vector<std::string>> ResultColumnNames(duck::Connection& con
   return names;
 }
 
-absl::StatusOr<std::string> ResultColumnName(duck::Connection& connection, const Json& expression) {
-  std::string alias = expression.value("alias", "");
-  if (!alias.empty()) return alias;
-  if (IsClass(expression, "COLUMN_REF")) {
-    const Json& names = expression["column_names"];
-    if (!names.empty()) return names.back().get<std::string>();
-  }
-  // Template node: SELECT <expression>; the deserializer prints "SELECT " and
-  // then exactly the expression's ToString(), which DuckDB uses as the name.
-  ASSIGN_OR_RETURN(std::vector<Json> statements, SerializeStatements(connection, "SELECT 1"));
-  Json node = statements[0]["node"];
-  node["select_list"] = Json::array({expression});
-  ASSIGN_OR_RETURN(std::string sql, DeserializeStatement(connection, StatementOf(node)));
-  constexpr std::string_view kPrefix = "SELECT ";
-  if (sql.rfind(kPrefix, 0) != 0) {
-    return absl::InternalError(fmt::format("unexpected deserialized text: {}", sql));
-  }
-  return sql.substr(kPrefix.size());
-}
-
 Json Normalized(const Json& node) {
   if (node.is_object()) {
     Json out = Json::object();
@@ -262,12 +224,9 @@ void ForEachChild(Json& expression, const std::function<void(Json& child)>& visi
 
 void Walk(const Json& expression, const std::function<bool(const Json& node)>& visit) {
   if (!visit(expression)) return;
+  // ForEachChild only hands out children; this visitor never modifies them.
   Json& mutable_expression = const_cast<Json&>(expression);
   ForEachChild(mutable_expression, [&](Json& child) { Walk(child, visit); });
-}
-
-void ForEachNestedQuery(const Json& node, const std::function<void(const Json& query)>& visit) {
-  ForEachNestedQueryImpl(node, /*top=*/true, visit);
 }
 
 Json ColumnRef(const std::string& name) {

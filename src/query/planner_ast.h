@@ -46,14 +46,12 @@ absl::StatusOr<Json> ParseExpression(duck::Connection& connection, const std::st
 absl::StatusOr<std::vector<Json>> ParseExpressions(duck::Connection& connection,
                                                    const std::vector<std::string>& expressions);
 
-// ResultColumnName for many expressions in one DuckDB call.
+// The names DuckDB gives the result columns of these select-list
+// expressions, in one DuckDB call: the alias; else a column reference's own
+// name; else the expression's SQL text (e.g. "count_star()",
+// "sum(l_quantity)").
 absl::StatusOr<std::vector<std::string>> ResultColumnNames(duck::Connection& connection,
                                                            const std::vector<Json>& expressions);
-
-// The name DuckDB gives an unaliased result column: the column's own name for
-// a column reference, else the expression's SQL text (e.g. "count_star()",
-// "sum(l_quantity)"). With an alias, the alias.
-absl::StatusOr<std::string> ResultColumnName(duck::Connection& connection, const Json& expression);
 
 // A copy of `node` without query_location and alias fields, for comparing
 // expressions by structure.
@@ -71,10 +69,6 @@ void ForEachChild(Json& expression, const std::function<void(Json& child)>& visi
 // Pre-order walk over `expression` and everything below it, not entering
 // subqueries; `visit` returns false to skip a node's children.
 void Walk(const Json& expression, const std::function<bool(const Json& node)>& visit);
-
-// Every query node (SELECT_NODE / SET_OPERATION_NODE) nested anywhere inside
-// `node` (subqueries in expressions and FROM clauses, CTEs), not `node` itself.
-void ForEachNestedQuery(const Json& node, const std::function<void(const Json& query)>& visit);
 
 // Column reference to `name` (unqualified).
 Json ColumnRef(const std::string& name);
