@@ -496,6 +496,111 @@ class QueryPlanner {
     return absl::OkStatus();
   }
 
+  // Every group lies within one bucket (the GROUP BY names a shard key):
+  // workers run the whole aggregation, HAVING included, and the coordinator
+  // only concatenates, orders and limits; LIMIT l OFFSET o goes to the
+  // workers as LIMIT l + o with the same ORDER BY.
+  absl::Status PlanBucketLocalAggregate() {
+    if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
+      return CannotDistribute("GROUP BY ALL");
+    }
+    const Json& sets = node_["group_sets"];
+    if (sets.size() != 1 || sets[0].size() != node_["group_expressions"].size()) {
+      return CannotDistribute("GROUPING SETS / ROLLUP / CUBE");
+    }
+    const Json* distinct = FindModifier(node_, "DISTINCT_MODIFIER");
+    if (distinct != nullptr && !(*distinct)["distinct_on_targets"].empty()) {
+      return CannotDistribute("DISTINCT ON");
+    }
+    const Json& select_list = node_["select_list"];
+    for (const Json& item : select_list) {
+      if (IsClass(item, "STAR")) return CannotDistribute("* in an aggregate query");
+    }
+    std::vector<Json> items(select_list.begin(), select_list.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     planner::ResultColumnNames(connection_, items));
+    std::set<std::string> unique_names(names.begin(), names.end());
+    if (unique_names.size() != names.size()) {
+      return CannotDistribute("duplicate result column names");
+    }
+    const Json* order = FindModifier(node_, "ORDER_MODIFIER");
+    Json coordinator_orders = Json::array();
+    if (order != nullptr) {
+      for (const Json& entry : (*order)["orders"]) {
+        const Json& expression = entry["expression"];
+        Json coordinator_entry = entry;
+        if (IntegerValue(expression) ||
+            (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1 &&
+             unique_names.count(expression["column_names"][0].get<std::string>()) > 0)) {
+          coordinator_orders.push_back(std::move(coordinator_entry));
+          continue;
+        }
+        std::optional<size_t> item_index;
+        for (size_t i = 0; i < items.size() && !item_index; ++i) {
+          if (SameExpression(items[i], expression)) item_index = i;
+        }
+        if (!item_index)
+          return CannotDistribute("ORDER BY an expression the query does not select");
+        ASSIGN_OR_RETURN(
+            coordinator_entry["expression"],
+            planner::IntegerConstant(connection_, static_cast<int64_t>(*item_index) + 1));
+        coordinator_orders.push_back(std::move(coordinator_entry));
+      }
+    }
+    LimitInfo limit = ReadLimit(node_);
+
+    Json worker = node_;  // GROUP BY, HAVING and aliases as written
+    worker["modifiers"] = Json::array();
+    if (distinct != nullptr) worker["modifiers"].push_back(*distinct);
+    if (limit.present && limit.pushable) {
+      if (order != nullptr) worker["modifiers"].push_back(*order);
+      Json worker_limit = *FindModifier(node_, "LIMIT_MODIFIER");
+      ASSIGN_OR_RETURN(worker_limit["limit"],
+                       planner::IntegerConstant(connection_, limit.limit + limit.offset));
+      worker_limit["offset"] = nullptr;
+      worker["modifiers"].push_back(std::move(worker_limit));
+    }
+    ASSIGN_OR_RETURN(std::string worker_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+
+    ASSIGN_OR_RETURN(std::vector<Json> templates,
+                     planner::SerializeStatements(
+                         connection_, fmt::format("SELECT * FROM {}", Quoted(kPartialsTable))));
+    Json coordinator = templates[0]["node"];
+    coordinator["select_list"] = Json::array();
+    for (const std::string& name : names) coordinator["select_list"].push_back(ColumnRef(name));
+    coordinator["modifiers"] = Json::array();
+    if (distinct != nullptr) coordinator["modifiers"].push_back(*distinct);
+    if (order != nullptr) {
+      Json coordinator_order = *order;
+      coordinator_order["orders"] = std::move(coordinator_orders);
+      coordinator["modifiers"].push_back(std::move(coordinator_order));
+    }
+    for (const Json& modifier : node_["modifiers"]) {
+      std::string type = modifier.value("type", "");
+      if (type == "LIMIT_MODIFIER" || type == "LIMIT_PERCENT_MODIFIER") {
+        coordinator["modifiers"].push_back(modifier);
+      }
+    }
+    ASSIGN_OR_RETURN(std::string coordinator_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(coordinator)));
+
+    plan_.worker_sql = std::move(worker_sql);
+    plan_.coordinator_sql = std::move(coordinator_sql);
+    plan_.partial_columns = names;
+    plan_.notes.push_back(fmt::format(
+        "bucket-local groups: GROUP BY includes shard key {}, so each group is complete in one "
+        "slice; workers aggregate fully (HAVING included), the coordinator concatenates",
+        sources_.grouping_shard_key));
+    if (limit.present && limit.pushable) {
+      plan_.notes.push_back(fmt::format(
+          "LIMIT {} pushed to the workers{}; LIMIT/OFFSET applied again on the coordinator",
+          limit.limit + limit.offset, order != nullptr ? " with the same ORDER BY" : ""));
+    }
+    if (order != nullptr) plan_.notes.push_back("ORDER BY: on the coordinator");
+    return absl::OkStatus();
+  }
+
   absl::Status PlanScan() {
     const Json& select_list = node_["select_list"];
     const Json* distinct = FindModifier(node_, "DISTINCT_MODIFIER");
@@ -834,9 +939,14 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
   plan.notes = std::move(cte_notes);
   plan.notes.insert(plan.notes.end(), sources.notes.begin(), sources.notes.end());
   QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, plan);
-  absl::Status status = IsAggregateQuery(node, *aggregate_functions_)
-                            ? query_planner.PlanAggregate()
-                            : query_planner.PlanScan();
+  absl::Status status;
+  if (!IsAggregateQuery(node, *aggregate_functions_)) {
+    status = query_planner.PlanScan();
+  } else {
+    status = CannotDistribute("groups span buckets");
+    if (!sources.grouping_shard_key.empty()) status = query_planner.PlanBucketLocalAggregate();
+    if (absl::IsFailedPrecondition(status)) status = query_planner.PlanAggregate();
+  }
   if (absl::IsFailedPrecondition(status)) {
     DistributedPlan fallback;
     fallback.reason = std::string(status.message());

@@ -21,6 +21,7 @@ struct Relation {
   std::string ref_name;               // alias, or the table's own name
   bool derived = false;               // a subquery in FROM
   bool sliced = false;                // reads a sliced table (itself or inside)
+  bool nullable = false;              // on the NULL-supplying side of an outer join
   std::optional<TableLayout> layout;  // base tables only
   bool columns_known = false;
   std::set<std::string> columns;
@@ -48,6 +49,7 @@ class Analyzer {
 
   SourceAnalysis Run(const Json& top) {
     SourceAnalysis analysis;
+    top_node_ = top;
     const Scope* top_scope = AnalyzeQuery(top, nullptr, /*top=*/true);
     if (!failure_.empty()) {
       analysis.reason = failure_;
@@ -311,6 +313,14 @@ class Analyzer {
         }
         if (left_key && right_key) Union(*left_key, *right_key);
       }
+      auto mark_nullable = [&](const std::vector<int>& side) {
+        for (int id : side) relations_[id].nullable = true;
+      };
+      if (join_type == "LEFT" || join_type == "OUTER" || join_type == "SEMI" ||
+          join_type == "ANTI") {
+        mark_nullable(right);
+      }
+      if (join_type == "RIGHT" || join_type == "OUTER") mark_nullable(left);
       ids = left;
       ids.insert(ids.end(), right.begin(), right.end());
       return ids;
@@ -497,6 +507,18 @@ class Analyzer {
     }
     analysis.notes.push_back(fmt::format("sliced: {} ({})", fmt::join(sliced_names, ", "),
                                          analysis.slice_by_bucket ? "by bucket" : "by file"));
+    for (const Json& group : top_node_["group_expressions"]) {
+      if (!IsClass(group, "COLUMN_REF")) continue;
+      auto bound = Resolve(group, top);
+      if (!bound) continue;
+      auto key = KeyRelation(relations_[bound->first], bound->second);
+      // A NULL-supplied key (outer join) puts unmatched rows of every slice
+      // into one NULL group, which would then span buckets.
+      if (key && relations_[*key].layout->placement == Placement::kSharded &&
+          !relations_[*key].nullable && !relations_[bound->first].nullable) {
+        analysis.grouping_shard_key = group["column_names"].back().get<std::string>();
+      }
+    }
     analysis.top_level_columns_known = true;
     for (int id : top.relations) {
       const Relation& relation = relations_[id];
@@ -507,6 +529,7 @@ class Analyzer {
 
   const TableLayoutLookup& lookup_;
   const std::set<std::string>& aggregates_;
+  Json top_node_;
   std::string failure_;
   std::deque<Relation> relations_;
   std::deque<Scope> scopes_;

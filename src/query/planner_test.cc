@@ -664,6 +664,18 @@ TEST_F(TpchPlannerTest, JoinsAndSubqueriesMatchSingleNode) {
        "o_orderpriority ORDER BY o_orderpriority",
        true},
       {"SELECT DISTINCT l_shipmode FROM lineitem ORDER BY l_shipmode", true},
+      // groups within one bucket: aggregated fully on the workers, LIMIT pushed down
+      {"SELECT l_orderkey, sum(l_quantity) AS q, count(*) FROM lineitem GROUP BY l_orderkey "
+       "HAVING sum(l_quantity) > 150 ORDER BY q DESC, l_orderkey LIMIT 7 OFFSET 2",
+       true},
+      {"SELECT o_orderpriority, o_orderkey, max(l_shipdate) FROM orders JOIN lineitem ON "
+       "o_orderkey = l_orderkey GROUP BY o_orderkey, o_orderpriority ORDER BY 3 DESC, 2 LIMIT 5",
+       true},
+      {"SELECT DISTINCT count(*) AS lines FROM lineitem GROUP BY l_orderkey ORDER BY lines", true},
+      // ... but not when the key is NULL-supplied by an outer join (one NULL group)
+      {"SELECT l_orderkey, count(*) FROM orders LEFT JOIN lineitem ON o_orderkey = l_orderkey "
+       "AND l_quantity > 49 GROUP BY l_orderkey ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 5",
+       true},
   };
   int index = 0;
   for (const BatteryQuery& query : queries) {
@@ -731,6 +743,14 @@ TEST_F(TpchPlannerTest, PlanDescribesItself) {
   EXPECT_EQ(q5->whole_tables, (std::vector<std::string>{"main.customer", "main.nation",
                                                         "main.region", "main.supplier"}));
   for (const std::string& note : q5->notes) std::cout << "Q5 note: " << note << "\n";
+
+  // Q3 groups by l_orderkey: every group is complete in one bucket, so the
+  // workers aggregate fully and apply LIMIT 10 themselves.
+  auto q3 = simulation_->planner().Plan(
+      ReadFile(fs::path(SHARDLAKE_SOURCE_DIR) / "queries/tpch/q03.sql"), simulation_->Lookup());
+  ASSERT_TRUE(q3.ok()) << q3.status();
+  EXPECT_NE(q3->worker_sql.find("LIMIT 10"), std::string::npos) << q3->worker_sql;
+  EXPECT_NE(q3->worker_sql.find("GROUP BY l_orderkey"), std::string::npos) << q3->worker_sql;
 
   // Planning cost (it runs DuckDB's parser a few dozen times per query).
   constexpr int kRepeats = 20;
