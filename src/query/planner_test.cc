@@ -685,6 +685,56 @@ TEST_F(TpchPlannerTest, JoinsAndSubqueriesMatchSingleNode) {
   }
 }
 
+// Random queries whose groups lie within one bucket (grouped by the order
+// key): aggregated fully on the workers, LIMIT pushed down.
+TEST_F(TpchPlannerTest, RandomBucketLocalQueriesMatchSingleNode) {
+  constexpr int kQueries = 40;
+  std::mt19937 random(6);
+  auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> sources = {
+      {"lineitem", {"l_orderkey"}},
+      {"lineitem", {"l_orderkey", "l_returnflag"}},
+      {"orders JOIN lineitem ON o_orderkey = l_orderkey", {"o_orderkey", "o_orderpriority"}},
+      {"orders, lineitem, nation WHERE o_orderkey = l_orderkey AND n_nationkey = l_suppkey % 25",
+       {"l_orderkey", "n_name"}}};
+  const std::vector<std::pair<std::string, bool>> aggregates = {{"count(*)", true},
+                                                                {"sum(l_quantity)", true},
+                                                                {"max(l_shipdate)", true},
+                                                                {"avg(l_extendedprice)", false},
+                                                                {"count(DISTINCT l_suppkey)", true},
+                                                                {"stddev(l_quantity)", false},
+                                                                {"min(l_comment)", true}};
+  for (int q = 0; q < kQueries; ++q) {
+    const auto& [from, keys] = sources[pick(sources.size())];
+    std::vector<std::string> items;
+    std::vector<std::string> key_refs;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      items.push_back(keys[i]);
+      key_refs.push_back(keys[i]);
+    }
+    std::vector<std::string> exact;
+    for (size_t i = 0, n = 1 + pick(3); i < n; ++i) {
+      const auto& [expression, is_exact] = aggregates[pick(aggregates.size())];
+      items.push_back(fmt::format("{} AS a{}", expression, i));
+      if (is_exact) exact.push_back(fmt::format("a{}", i));
+    }
+    std::string sql = fmt::format("SELECT {} FROM {} GROUP BY {}", fmt::join(items, ", "), from,
+                                  fmt::join(key_refs, ", "));
+    if (pick(2) == 0) sql += fmt::format(" HAVING count(*) > {}", pick(6));
+    std::vector<std::string> order;
+    if (!exact.empty()) order.push_back(exact[pick(exact.size())] + " DESC");
+    for (const std::string& key : key_refs) order.push_back(key);
+    sql += fmt::format(" ORDER BY {} LIMIT {}", fmt::join(order, ", "), 1 + pick(20));
+    if (pick(2) == 0) sql += fmt::format(" OFFSET {}", pick(6));
+    int slices = kSliceCounts[q % std::size(kSliceCounts)];
+    DistributedPlan plan =
+        simulation_->Check(sql, /*ordered=*/true, fmt::format("bucket-local #{}", q), {slices});
+    EXPECT_TRUE(plan.distributed) << sql << "\nreason: " << plan.reason;
+    EXPECT_NE(plan.worker_sql.find("LIMIT"), std::string::npos) << plan.worker_sql;
+    if (HasFailure()) break;
+  }
+}
+
 TEST_F(TpchPlannerTest, FallbacksExplainThemselves) {
   const std::pair<const char*, const char*> cases[] = {
       {"SELECT c_name, count(o_orderkey) FROM customer LEFT JOIN orders ON c_custkey = o_custkey "
