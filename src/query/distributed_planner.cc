@@ -75,6 +75,19 @@ class AggregateSplitter {
   std::vector<std::string> notes;
 
   static std::string KeyName(size_t i) { return fmt::format("__k{}", i); }
+
+  // Replaces the merge placeholders in `expressions` by the parsed merges.
+  absl::Status ResolveMerges(const std::vector<Json*>& expressions) {
+    ASSIGN_OR_RETURN(std::vector<Json> parsed, planner::ParseExpressions(connection_, merge_sql_));
+    std::map<std::string, Json> replacements;
+    for (size_t i = 0; i < parsed.size(); ++i) {
+      replacements[fmt::format("__shardlake_merge_{}", i)] = std::move(parsed[i]);
+    }
+    for (Json* expression : expressions) {
+      if (!expression->is_null()) planner::Substitute(*expression, replacements);
+    }
+    return absl::OkStatus();
+  }
   static std::string DistinctName(size_t i) { return fmt::format("__d{}", i); }
 
   // The coordinator's form of `expression`. `aliases` (may be null) maps
@@ -121,8 +134,15 @@ class AggregateSplitter {
   }
 
  private:
-  absl::StatusOr<Json> Expression(const std::string& sql) {
+  absl::StatusOr<Json> ParseNow(const std::string& sql) {
     return planner::ParseExpression(connection_, "SELECT " + sql);
+  }
+
+  // A placeholder for the merge expression `sql` (our own column names
+  // only); all of them are parsed at once by ResolveMerges.
+  absl::StatusOr<Json> Expression(const std::string& sql) {
+    merge_sql_.push_back(sql);
+    return ColumnRef(fmt::format("__shardlake_merge_{}", merge_sql_.size() - 1));
   }
 
   std::string AddPartial(Json expression) {
@@ -171,7 +191,8 @@ class AggregateSplitter {
     }
     for (const Json& child : children) {
       if (ContainsAggregate(child, aggregates_)) return CannotDistribute("nested aggregate");
-      if (HasSubquery(child)) return CannotDistribute("subquery inside an aggregate");
+      // A subquery in an argument is evaluated per row on the worker; the
+      // source analysis has proven it reads what it needs in every slice.
     }
     if (call.value("distinct", false)) {
       if (DistinctSafeFunctions().count(name) == 0 || children.size() != 1) {
@@ -182,7 +203,7 @@ class AggregateSplitter {
         // agg(DISTINCT x) FILTER (WHERE c) == agg(DISTINCT CASE WHEN c THEN x END):
         // every such aggregate ignores NULL inputs.
         ASSIGN_OR_RETURN(Json case_expression,
-                         Expression("CASE WHEN __shardlake_filter THEN __shardlake_value END"));
+                         ParseNow("CASE WHEN __shardlake_filter THEN __shardlake_value END"));
         planner::Substitute(case_expression, {{"__shardlake_filter", call["filter"]},
                                               {"__shardlake_value", argument}});
         argument = std::move(case_expression);
@@ -258,6 +279,7 @@ class AggregateSplitter {
   const std::set<std::string>& aggregates_;
   std::map<std::string, std::string> partial_by_key_;
   std::set<std::string> noted_;
+  std::vector<std::string> merge_sql_;
 };
 
 struct LimitInfo {
@@ -303,12 +325,21 @@ class QueryPlanner {
         plan_(plan) {}
 
   absl::Status PlanAggregate() {
-    if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
-      return CannotDistribute("GROUP BY ALL");
+    std::string handling = node_.value("aggregate_handling", "");
+    Json groups = node_["group_expressions"];
+    if (handling == "FORCE_AGGREGATES") {
+      // GROUP BY ALL: every select-list item without an aggregate.
+      if (!groups.empty()) return CannotDistribute("GROUP BY ALL with other groups");
+      for (const Json& item : node_["select_list"]) {
+        if (IsClass(item, "STAR")) return CannotDistribute("* in an aggregate query");
+        if (!ContainsAggregate(item, aggregates_)) groups.push_back(item);
+      }
+    } else if (handling != "STANDARD_HANDLING") {
+      return CannotDistribute(fmt::format("aggregate handling {}", handling));
     }
-    const Json& groups = node_["group_expressions"];
     const Json& sets = node_["group_sets"];
-    if (sets.size() > 1 || (sets.size() == 1 && sets[0].size() != groups.size())) {
+    if (sets.size() > 1 ||
+        (sets.size() == 1 && sets[0].size() != node_["group_expressions"].size())) {
       return CannotDistribute("GROUPING SETS / ROLLUP / CUBE");
     }
     const Json* distinct_on = FindModifier(node_, "DISTINCT_MODIFIER");
@@ -353,11 +384,13 @@ class QueryPlanner {
     // Coordinator select list, HAVING and ORDER BY.
     Json coordinator_items = Json::array();
     std::set<std::string> final_names;
-    for (const Json& item : select_list) {
-      ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, item));
-      ASSIGN_OR_RETURN(Json rewritten, splitter.Rewrite(item, nullptr));
-      rewritten["alias"] = name;
-      final_names.insert(name);
+    std::vector<Json> items(select_list.begin(), select_list.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     planner::ResultColumnNames(connection_, items));
+    for (size_t i = 0; i < items.size(); ++i) {
+      ASSIGN_OR_RETURN(Json rewritten, splitter.Rewrite(items[i], nullptr));
+      rewritten["alias"] = names[i];
+      final_names.insert(names[i]);
       coordinator_items.push_back(std::move(rewritten));
     }
     Json having = nullptr;
@@ -385,6 +418,14 @@ class QueryPlanner {
       }
       modifiers.push_back(std::move(copy));
     }
+    std::vector<Json*> coordinator_expressions = {&having};
+    for (Json& item : coordinator_items) coordinator_expressions.push_back(&item);
+    for (Json& modifier : modifiers) {
+      if (modifier.value("type", "") != "ORDER_MODIFIER") continue;
+      for (Json& order : modifier["orders"])
+        coordinator_expressions.push_back(&order["expression"]);
+    }
+    RETURN_IF_ERROR(splitter.ResolveMerges(coordinator_expressions));
     if (splitter.partials.empty() && splitter.group_expressions.empty() &&
         splitter.distinct_expressions.empty()) {
       return CannotDistribute("aggregate query without aggregates or groups");
@@ -455,6 +496,111 @@ class QueryPlanner {
     return absl::OkStatus();
   }
 
+  // Every group lies within one bucket (the GROUP BY names a shard key):
+  // workers run the whole aggregation, HAVING included, and the coordinator
+  // only concatenates, orders and limits; LIMIT l OFFSET o goes to the
+  // workers as LIMIT l + o with the same ORDER BY.
+  absl::Status PlanBucketLocalAggregate() {
+    if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
+      return CannotDistribute("GROUP BY ALL");
+    }
+    const Json& sets = node_["group_sets"];
+    if (sets.size() != 1 || sets[0].size() != node_["group_expressions"].size()) {
+      return CannotDistribute("GROUPING SETS / ROLLUP / CUBE");
+    }
+    const Json* distinct = FindModifier(node_, "DISTINCT_MODIFIER");
+    if (distinct != nullptr && !(*distinct)["distinct_on_targets"].empty()) {
+      return CannotDistribute("DISTINCT ON");
+    }
+    const Json& select_list = node_["select_list"];
+    for (const Json& item : select_list) {
+      if (IsClass(item, "STAR")) return CannotDistribute("* in an aggregate query");
+    }
+    std::vector<Json> items(select_list.begin(), select_list.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names,
+                     planner::ResultColumnNames(connection_, items));
+    std::set<std::string> unique_names(names.begin(), names.end());
+    if (unique_names.size() != names.size()) {
+      return CannotDistribute("duplicate result column names");
+    }
+    const Json* order = FindModifier(node_, "ORDER_MODIFIER");
+    Json coordinator_orders = Json::array();
+    if (order != nullptr) {
+      for (const Json& entry : (*order)["orders"]) {
+        const Json& expression = entry["expression"];
+        Json coordinator_entry = entry;
+        if (IntegerValue(expression) ||
+            (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1 &&
+             unique_names.count(expression["column_names"][0].get<std::string>()) > 0)) {
+          coordinator_orders.push_back(std::move(coordinator_entry));
+          continue;
+        }
+        std::optional<size_t> item_index;
+        for (size_t i = 0; i < items.size() && !item_index; ++i) {
+          if (SameExpression(items[i], expression)) item_index = i;
+        }
+        if (!item_index)
+          return CannotDistribute("ORDER BY an expression the query does not select");
+        ASSIGN_OR_RETURN(
+            coordinator_entry["expression"],
+            planner::IntegerConstant(connection_, static_cast<int64_t>(*item_index) + 1));
+        coordinator_orders.push_back(std::move(coordinator_entry));
+      }
+    }
+    LimitInfo limit = ReadLimit(node_);
+
+    Json worker = node_;  // GROUP BY, HAVING and aliases as written
+    worker["modifiers"] = Json::array();
+    if (distinct != nullptr) worker["modifiers"].push_back(*distinct);
+    if (limit.present && limit.pushable) {
+      if (order != nullptr) worker["modifiers"].push_back(*order);
+      Json worker_limit = *FindModifier(node_, "LIMIT_MODIFIER");
+      ASSIGN_OR_RETURN(worker_limit["limit"],
+                       planner::IntegerConstant(connection_, limit.limit + limit.offset));
+      worker_limit["offset"] = nullptr;
+      worker["modifiers"].push_back(std::move(worker_limit));
+    }
+    ASSIGN_OR_RETURN(std::string worker_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+
+    ASSIGN_OR_RETURN(std::vector<Json> templates,
+                     planner::SerializeStatements(
+                         connection_, fmt::format("SELECT * FROM {}", Quoted(kPartialsTable))));
+    Json coordinator = templates[0]["node"];
+    coordinator["select_list"] = Json::array();
+    for (const std::string& name : names) coordinator["select_list"].push_back(ColumnRef(name));
+    coordinator["modifiers"] = Json::array();
+    if (distinct != nullptr) coordinator["modifiers"].push_back(*distinct);
+    if (order != nullptr) {
+      Json coordinator_order = *order;
+      coordinator_order["orders"] = std::move(coordinator_orders);
+      coordinator["modifiers"].push_back(std::move(coordinator_order));
+    }
+    for (const Json& modifier : node_["modifiers"]) {
+      std::string type = modifier.value("type", "");
+      if (type == "LIMIT_MODIFIER" || type == "LIMIT_PERCENT_MODIFIER") {
+        coordinator["modifiers"].push_back(modifier);
+      }
+    }
+    ASSIGN_OR_RETURN(std::string coordinator_sql,
+                     planner::DeserializeStatement(connection_, planner::StatementOf(coordinator)));
+
+    plan_.worker_sql = std::move(worker_sql);
+    plan_.coordinator_sql = std::move(coordinator_sql);
+    plan_.partial_columns = names;
+    plan_.notes.push_back(fmt::format(
+        "bucket-local groups: GROUP BY includes shard key {}, so each group is complete in one "
+        "slice; workers aggregate fully (HAVING included), the coordinator concatenates",
+        sources_.grouping_shard_key));
+    if (limit.present && limit.pushable) {
+      plan_.notes.push_back(fmt::format(
+          "LIMIT {} pushed to the workers{}; LIMIT/OFFSET applied again on the coordinator",
+          limit.limit + limit.offset, order != nullptr ? " with the same ORDER BY" : ""));
+    }
+    if (order != nullptr) plan_.notes.push_back("ORDER BY: on the coordinator");
+    return absl::OkStatus();
+  }
+
   absl::Status PlanScan() {
     const Json& select_list = node_["select_list"];
     const Json* distinct = FindModifier(node_, "DISTINCT_MODIFIER");
@@ -485,9 +631,9 @@ class QueryPlanner {
       }
     } else {
       worker["select_list"] = Json::array();
+      std::vector<Json> items(select_list.begin(), select_list.end());
+      ASSIGN_OR_RETURN(final_names, planner::ResultColumnNames(connection_, items));
       for (size_t i = 0; i < select_list.size(); ++i) {
-        ASSIGN_OR_RETURN(std::string name, planner::ResultColumnName(connection_, select_list[i]));
-        final_names.push_back(name);
         Json item = select_list[i];
         item["alias"] = fmt::format("__c{}", i);
         plan_.partial_columns.push_back(item["alias"]);
@@ -602,8 +748,120 @@ class QueryPlanner {
   DistributedPlan& plan_;
 };
 
+struct CommonTableExpression {
+  std::string name;  // lower case: identifiers are case-insensitive
+  Json statement;    // {"node": ..., "named_param_map": ...}
+  Json aliases;      // WITH name(a, b) AS ...
+  int references = 0;
+};
+
+// Replaces references to `ctes` (FROM-clause base tables named like them)
+// under `value` by derived tables holding their queries.
+void ReplaceCteReferences(Json& value, std::vector<CommonTableExpression>& ctes) {
+  if (value.is_array()) {
+    for (Json& element : value) ReplaceCteReferences(element, ctes);
+    return;
+  }
+  if (!value.is_object()) return;
+  const Json* type = value.contains("type") ? &value["type"] : nullptr;
+  if (type != nullptr && type->is_string() && *type == "BASE_TABLE" &&
+      value.value("schema_name", "").empty() && value.value("catalog_name", "").empty()) {
+    std::string name = LowerCase(value.value("table_name", ""));
+    for (CommonTableExpression& cte : ctes) {
+      if (cte.name != name) continue;
+      ++cte.references;
+      Json derived = Json::object();
+      derived["type"] = "SUBQUERY";
+      std::string alias = value.value("alias", "");
+      derived["alias"] = alias.empty() ? value.value("table_name", "") : alias;
+      derived["sample"] = value["sample"];
+      derived["query_location"] = value.value("query_location", 0);
+      derived["subquery"] = cte.statement;
+      derived["column_name_alias"] =
+          value["column_name_alias"].empty() ? cte.aliases : value["column_name_alias"];
+      value = std::move(derived);
+      return;
+    }
+    return;
+  }
+  for (auto& [key, child] : value.items()) {
+    if (child.is_object() || child.is_array()) ReplaceCteReferences(child, ctes);
+  }
+}
+
+// Inlines the top-level WITH clause: each common table expression becomes a
+// derived table where it is referenced (the same rows, as its query is
+// deterministic), so the source analysis sees through it. Recursive and
+// MATERIALIZED ones are not inlined.
+absl::Status InlineCommonTableExpressions(Json& node, std::vector<std::string>& notes) {
+  Json& map = node["cte_map"]["map"];
+  if (map.empty()) return absl::OkStatus();
+  std::vector<CommonTableExpression> ctes;
+  for (Json& entry : map) {
+    const Json& value = entry["value"];
+    std::string name = entry.value("key", "");
+    if (value.value("materialized", "") == "CTE_MATERIALIZE_ALWAYS") {
+      return CannotDistribute(fmt::format("WITH {} AS MATERIALIZED", name));
+    }
+    if (value.contains("key_targets") && !value["key_targets"].empty()) {
+      return CannotDistribute(fmt::format("WITH {} USING KEY", name));
+    }
+    Json statement = value["query"];
+    if (statement["node"].value("type", "") != "SELECT_NODE") {
+      return CannotDistribute(
+          fmt::format("WITH {}: recursive or set-operation common table expression", name));
+    }
+    // Earlier CTEs may be referenced by later ones.
+    ReplaceCteReferences(statement["node"], ctes);
+    CommonTableExpression cte;
+    cte.name = LowerCase(name);
+    cte.statement = std::move(statement);
+    cte.aliases = value["aliases"];
+    ctes.push_back(std::move(cte));
+  }
+  map = Json::array();
+  ReplaceCteReferences(node, ctes);
+  for (const CommonTableExpression& cte : ctes) {
+    notes.push_back(fmt::format("WITH {}: inlined as a derived table ({} reference(s))", cte.name,
+                                cte.references));
+  }
+  return absl::OkStatus();
+}
+
+bool ContainsClass(const Json& value, const char* expression_class) {
+  if (IsClass(value, expression_class)) return true;
+  if (value.is_object() || value.is_array()) {
+    for (const Json& child : value) {
+      if (ContainsClass(child, expression_class)) return true;
+    }
+  }
+  return false;
+}
+
+// ORDER BY ALL is ORDER BY 1, 2, ..., n (the select list's positions).
+absl::Status ExpandOrderByAll(duck::Connection& connection, Json& node) {
+  for (Json& modifier : node["modifiers"]) {
+    if (modifier.value("type", "") != "ORDER_MODIFIER") continue;
+    Json& orders = modifier["orders"];
+    if (orders.size() != 1 || !IsClass(orders[0]["expression"], "STAR")) continue;
+    for (const Json& item : node["select_list"]) {
+      if (IsClass(item, "STAR")) return CannotDistribute("ORDER BY ALL with SELECT *");
+    }
+    Json expanded = Json::array();
+    for (size_t i = 0; i < node["select_list"].size(); ++i) {
+      Json entry = orders[0];
+      ASSIGN_OR_RETURN(entry["expression"],
+                       planner::IntegerConstant(connection, static_cast<int64_t>(i) + 1));
+      expanded.push_back(std::move(entry));
+    }
+    orders = std::move(expanded);
+  }
+  return absl::OkStatus();
+}
+
 bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates) {
   if (!node["group_expressions"].empty() || !node["having"].is_null()) return true;
+  if (node.value("aggregate_handling", "") == "FORCE_AGGREGATES") return true;
   for (const Json& item : node["select_list"]) {
     if (ContainsAggregate(item, aggregates)) return true;
   }
@@ -620,6 +878,19 @@ bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates)
 
 absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
                                                          const TableLayoutLookup& lookup) {
+  try {
+    return PlanTree(sql, lookup);
+  } catch (const planner::Json::exception& e) {
+    // DuckDB's AST had a shape the planner does not expect: a planner bug,
+    // but the query still runs on the server.
+    DistributedPlan plan;
+    plan.reason = fmt::format("unexpected query tree ({})", e.what());
+    return plan;
+  }
+}
+
+absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& sql,
+                                                             const TableLayoutLookup& lookup) {
   RETURN_IF_ERROR(connection_.Parse(sql));
   if (!aggregate_functions_) {
     ASSIGN_OR_RETURN(auto result,
@@ -643,21 +914,39 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
     return absl::InvalidArgumentError(
         fmt::format("expected one statement, got {}", statements->size()));
   }
-  const Json& node = (*statements)[0]["node"];
+  Json& node = (*statements)[0]["node"];
   if (node.value("type", "") != "SELECT_NODE") {
     plan.reason = "set operation (UNION / INTERSECT / EXCEPT)";
     return plan;
   }
+  if (ContainsClass(node, "PARAMETER")) {
+    plan.reason = "prepared-statement parameter";
+    return plan;
+  }
+  std::vector<std::string> cte_notes;
+  absl::Status prepared = InlineCommonTableExpressions(node, cte_notes);
+  if (prepared.ok()) prepared = ExpandOrderByAll(connection_, node);
+  if (absl::IsFailedPrecondition(prepared)) {
+    plan.reason = std::string(prepared.message());
+    return plan;
+  }
+  RETURN_IF_ERROR(prepared);
   planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
   if (!sources.ok) {
     plan.reason = sources.reason;
     return plan;
   }
-  plan.notes = sources.notes;
+  plan.notes = std::move(cte_notes);
+  plan.notes.insert(plan.notes.end(), sources.notes.begin(), sources.notes.end());
   QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, plan);
-  absl::Status status = IsAggregateQuery(node, *aggregate_functions_)
-                            ? query_planner.PlanAggregate()
-                            : query_planner.PlanScan();
+  absl::Status status;
+  if (!IsAggregateQuery(node, *aggregate_functions_)) {
+    status = query_planner.PlanScan();
+  } else {
+    status = CannotDistribute("groups span buckets");
+    if (!sources.grouping_shard_key.empty()) status = query_planner.PlanBucketLocalAggregate();
+    if (absl::IsFailedPrecondition(status)) status = query_planner.PlanAggregate();
+  }
   if (absl::IsFailedPrecondition(status)) {
     DistributedPlan fallback;
     fallback.reason = std::string(status.message());

@@ -6,7 +6,9 @@
 // json_deserialize_sql), never on SQL text. It only distributes a query when
 // the merged answer is provably the single-node answer; anything else gets
 // `distributed == false` and a `reason` (the server then runs the query over
-// all files itself, and EXPLAIN shows the reason).
+// all files itself, and EXPLAIN shows the reason). docs/planner.md lists what
+// distributes (partial aggregates, co-located and broadcast joins, correlated
+// subqueries on shard keys, inlined CTEs, scans with LIMIT pushdown) and why.
 //
 // Execution contract (what the cluster does with a plan):
 //  1. The files of every table in `sliced_tables` are split into disjoint
@@ -60,10 +62,12 @@ struct TableLayout {
   std::string shard_key;         // kSharded only
   std::string colocation_group;  // kSharded only
   int bucket_count = 0;          // kSharded only
-  // The table's column names, when known. Optional: with them the planner
-  // resolves unqualified column names in subqueries exactly; without them it
-  // assumes a name that equals a shard key in the innermost query belongs to
-  // that table (DuckDB would reject the query as ambiguous otherwise).
+  // The table's column names, when known. Optional but recommended: the
+  // planner resolves unqualified column names with them. Without them, an
+  // unqualified name that equals a table's shard key binds to that table in
+  // its own query (DuckDB rejects it as ambiguous otherwise), but a name in a
+  // subquery cannot be proven to be an outer query's column, so such
+  // correlated subqueries (TPC-H Q4) fall back.
   std::vector<std::string> columns;
 };
 
@@ -105,6 +109,8 @@ class DistributedPlanner {
   absl::StatusOr<DistributedPlan> Plan(const std::string& sql, const TableLayoutLookup& lookup);
 
  private:
+  absl::StatusOr<DistributedPlan> PlanTree(const std::string& sql, const TableLayoutLookup& lookup);
+
   duck::Connection& connection_;
   // Lower-case names of DuckDB's aggregate functions, read once from
   // duckdb_functions() so that an aggregate the planner does not know is

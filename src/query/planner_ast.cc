@@ -5,6 +5,7 @@
 #include "common/sql_text.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 namespace shardlake::planner {
 namespace {
@@ -32,24 +33,6 @@ void ForEachChildImpl(Json& value, const std::function<void(Json& child)>& visit
     } else if (child.is_object() || child.is_array()) {
       ForEachChildImpl(child, visit);
     }
-  }
-}
-
-void ForEachNestedQueryImpl(const Json& value, bool top,
-                            const std::function<void(const Json& query)>& visit) {
-  if (value.is_array()) {
-    for (const Json& element : value) ForEachNestedQueryImpl(element, false, visit);
-    return;
-  }
-  if (!value.is_object()) return;
-  if (!top && value.contains("type") && value["type"].is_string()) {
-    const std::string& type = value["type"].get_ref<const std::string&>();
-    if ((type == "SELECT_NODE" || type == "SET_OPERATION_NODE") && value.contains("modifiers")) {
-      visit(value);
-    }
-  }
-  for (const auto& [key, child] : value.items()) {
-    if (child.is_object() || child.is_array()) ForEachNestedQueryImpl(child, false, visit);
   }
 }
 
@@ -119,24 +102,80 @@ absl::StatusOr<Json> ParseExpression(duck::Connection& connection, const std::st
   return node["select_list"][0];
 }
 
-absl::StatusOr<std::string> ResultColumnName(duck::Connection& connection, const Json& expression) {
-  std::string alias = expression.value("alias", "");
-  if (!alias.empty()) return alias;
-  if (IsClass(expression, "COLUMN_REF")) {
-    const Json& names = expression["column_names"];
-    if (!names.empty()) return names.back().get<std::string>();
+absl::StatusOr<std::vector<Json>> ParseExpressions(duck::Connection& connection,
+                                                   const std::vector<std::string>& expressions) {
+  if (expressions.empty()) return std::vector<Json>();
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += expressions[i];
   }
-  // Template node: SELECT <expression>; the deserializer prints "SELECT " and
-  // then exactly the expression's ToString(), which DuckDB uses as the name.
-  ASSIGN_OR_RETURN(std::vector<Json> statements, SerializeStatements(connection, "SELECT 1"));
-  Json node = statements[0]["node"];
-  node["select_list"] = Json::array({expression});
-  ASSIGN_OR_RETURN(std::string sql, DeserializeStatement(connection, StatementOf(node)));
+  ASSIGN_OR_RETURN(std::vector<Json> statements, SerializeStatements(connection, sql));
+  if (statements.size() != 1) return absl::InternalError("template is not one statement");
+  Json& list = statements[0]["node"]["select_list"];
+  if (!list.is_array() || list.size() != expressions.size()) {
+    return absl::InternalError(fmt::format("template parsed into a different list: {}", sql));
+  }
+  std::vector<Json> parsed;
+  for (Json& expression : list) parsed.push_back(std::move(expression));
+  return parsed;
+}
+
+absl::StatusOr<std::vector<std::string>> ResultColumnNames(duck::Connection& connection,
+                                                           const std::vector<Json>& expressions) {
+  std::vector<std::string> names(expressions.size());
+  std::vector<std::string> calls;
+  std::vector<size_t> pending;
+  Json node = nullptr;
+  for (size_t i = 0; i < expressions.size(); ++i) {
+    const Json& expression = expressions[i];
+    std::string alias = expression.value("alias", "");
+    if (!alias.empty()) {
+      names[i] = alias;
+    } else if (IsClass(expression, "COLUMN_REF") && !expression["column_names"].empty()) {
+      names[i] = expression["column_names"].back().get<std::string>();
+    } else {
+      if (node.is_null()) {
+        ASSIGN_OR_RETURN(std::vector<Json> statements, SerializeStatements(connection, "SELECT 1"));
+        node = statements[0]["node"];
+      }
+      node["select_list"] = Json::array({expression});
+      Json wrapper = Json::object();
+      wrapper["error"] = false;
+      wrapper["statements"] = Json::array({StatementOf(node)});
+      std::string text;
+      try {
+        text = wrapper.dump();
+      } catch (const Json::exception& e) {
+        return absl::InvalidArgumentError(
+            fmt::format("the query holds text that is not valid UTF-8: {}", e.what()));
+      }
+      calls.push_back(fmt::format("json_deserialize_sql({})", QuoteLiteral(text)));
+      pending.push_back(i);
+    }
+  }
+  if (calls.empty()) return names;
+  // One row, one column per expression: "SELECT <expression>" each, whose
+  // text after "SELECT " is the expression's ToString(), DuckDB's name for it.
+  auto result = connection.Query(fmt::format("SELECT {}", fmt::join(calls, ", ")));
+  if (!result.ok()) {
+    return absl::InternalError(fmt::format("DuckDB refused a select-list expression: {}",
+                                           std::string(result.status().message())));
+  }
+  ASSIGN_OR_RETURN(auto rows, (*result)->FetchAllAsStrings());
+  if (rows.size() != 1 || rows[0].size() != calls.size()) {
+    return absl::InternalError("json_deserialize_sql returned an unexpected shape");
+  }
   constexpr std::string_view kPrefix = "SELECT ";
-  if (sql.rfind(kPrefix, 0) != 0) {
-    return absl::InternalError(fmt::format("unexpected deserialized text: {}", sql));
+  for (size_t j = 0; j < pending.size(); ++j) {
+    const std::optional<std::string>& sql = rows[0][j];
+    if (!sql || sql->rfind(kPrefix, 0) != 0) {
+      return absl::InternalError(
+          fmt::format("unexpected deserialized text: {}", sql.value_or("NULL")));
+    }
+    names[pending[j]] = sql->substr(kPrefix.size());
   }
-  return sql.substr(kPrefix.size());
+  return names;
 }
 
 Json Normalized(const Json& node) {
@@ -185,12 +224,9 @@ void ForEachChild(Json& expression, const std::function<void(Json& child)>& visi
 
 void Walk(const Json& expression, const std::function<bool(const Json& node)>& visit) {
   if (!visit(expression)) return;
+  // ForEachChild only hands out children; this visitor never modifies them.
   Json& mutable_expression = const_cast<Json&>(expression);
   ForEachChild(mutable_expression, [&](Json& child) { Walk(child, visit); });
-}
-
-void ForEachNestedQuery(const Json& node, const std::function<void(const Json& query)>& visit) {
-  ForEachNestedQueryImpl(node, /*top=*/true, visit);
 }
 
 Json ColumnRef(const std::string& name) {
@@ -211,7 +247,9 @@ void Substitute(Json& expression, const std::map<std::string, Json>& replacement
   if (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1) {
     auto it = replacements.find(expression["column_names"][0].get<std::string>());
     if (it != replacements.end()) {
+      std::string alias = expression.value("alias", "");
       expression = it->second;
+      if (!alias.empty()) expression["alias"] = alias;  // the alias names the position
       return;
     }
   }

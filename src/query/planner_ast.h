@@ -41,10 +41,17 @@ Json StatementOf(Json node);
 // writes itself (templates with placeholder column names).
 absl::StatusOr<Json> ParseExpression(duck::Connection& connection, const std::string& select_sql);
 
-// The name DuckDB gives an unaliased result column: the column's own name for
-// a column reference, else the expression's SQL text (e.g. "count_star()",
-// "sum(l_quantity)"). With an alias, the alias.
-absl::StatusOr<std::string> ResultColumnName(duck::Connection& connection, const Json& expression);
+// The first select-list expressions of "SELECT <e0>, <e1>, ...": many
+// expressions the planner writes itself, parsed in one DuckDB call.
+absl::StatusOr<std::vector<Json>> ParseExpressions(duck::Connection& connection,
+                                                   const std::vector<std::string>& expressions);
+
+// The names DuckDB gives the result columns of these select-list
+// expressions, in one DuckDB call: the alias; else a column reference's own
+// name; else the expression's SQL text (e.g. "count_star()",
+// "sum(l_quantity)").
+absl::StatusOr<std::vector<std::string>> ResultColumnNames(duck::Connection& connection,
+                                                           const std::vector<Json>& expressions);
 
 // A copy of `node` without query_location and alias fields, for comparing
 // expressions by structure.
@@ -63,17 +70,14 @@ void ForEachChild(Json& expression, const std::function<void(Json& child)>& visi
 // subqueries; `visit` returns false to skip a node's children.
 void Walk(const Json& expression, const std::function<bool(const Json& node)>& visit);
 
-// Every query node (SELECT_NODE / SET_OPERATION_NODE) nested anywhere inside
-// `node` (subqueries in expressions and FROM clauses, CTEs), not `node` itself.
-void ForEachNestedQuery(const Json& node, const std::function<void(const Json& query)>& visit);
-
 // Column reference to `name` (unqualified).
 Json ColumnRef(const std::string& name);
 // Integer constant.
 absl::StatusOr<Json> IntegerConstant(duck::Connection& connection, int64_t value);
 
 // Replaces every unqualified column reference whose name is a key of
-// `replacements` by a copy of the mapped expression (in place).
+// `replacements` by a copy of the mapped expression (in place), keeping the
+// replaced reference's alias.
 void Substitute(Json& expression, const std::map<std::string, Json>& replacements);
 
 // The value of an integer constant expression, if `node` is one.

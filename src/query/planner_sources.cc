@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <deque>
+#include <functional>
 #include <numeric>
 #include <optional>
 #include <utility>
@@ -20,6 +21,7 @@ struct Relation {
   std::string ref_name;               // alias, or the table's own name
   bool derived = false;               // a subquery in FROM
   bool sliced = false;                // reads a sliced table (itself or inside)
+  bool nullable = false;              // on the NULL-supplying side of an outer join
   std::optional<TableLayout> layout;  // base tables only
   bool columns_known = false;
   std::set<std::string> columns;
@@ -47,6 +49,7 @@ class Analyzer {
 
   SourceAnalysis Run(const Json& top) {
     SourceAnalysis analysis;
+    top_node_ = top;
     const Scope* top_scope = AnalyzeQuery(top, nullptr, /*top=*/true);
     if (!failure_.empty()) {
       analysis.reason = failure_;
@@ -134,26 +137,45 @@ class Analyzer {
     return std::nullopt;
   }
 
+  // Decides whether an equality between columns of relations `a` and `b`
+  // restricts the rows that meet (so it may co-locate them).
+  using LinkRule = std::function<bool(int a, int b)>;
+
   // Links the two sides of `left = right` when both are shard keys.
   void LinkEquality(const Json& left, const Json& right, const Scope& left_scope,
-                    const Scope& right_scope) {
+                    const Scope& right_scope, const LinkRule& rule) {
     if (!IsClass(left, "COLUMN_REF") || !IsClass(right, "COLUMN_REF")) return;
     auto a = Resolve(left, left_scope);
     auto b = Resolve(right, right_scope);
-    if (!a || !b) return;
+    if (!a || !b || !rule(a->first, b->first)) return;
     auto key_a = KeyRelation(relations_[a->first], a->second);
     auto key_b = KeyRelation(relations_[b->first], b->second);
     if (key_a && key_b) Union(*key_a, *key_b);
   }
 
-  void LinkConjuncts(const Json& condition, const Scope& scope) {
+  // Links the shard-key equalities among the AND-ed conjuncts of `condition`.
+  // A WHERE clause's equality counts only if it involves a relation of its
+  // own query: an equality of two outer columns inside a subquery (say under
+  // NOT EXISTS) does not restrict which outer rows meet.
+  void LinkConjuncts(const Json& condition, const Scope& scope, const LinkRule& rule) {
     if (!IsExpression(condition)) return;
     if (IsClass(condition, "CONJUNCTION") && condition["type"] == "CONJUNCTION_AND") {
-      for (const Json& child : condition["children"]) LinkConjuncts(child, scope);
+      for (const Json& child : condition["children"]) LinkConjuncts(child, scope, rule);
       return;
     }
     if (IsClass(condition, "COMPARISON") && condition["type"] == "COMPARE_EQUAL") {
-      LinkEquality(condition["left"], condition["right"], scope, scope);
+      LinkEquality(condition["left"], condition["right"], scope, scope, rule);
+    }
+    // x IN (SELECT y ...) as a conjunct is a semi-join on x = y. (Not under
+    // NOT: NOT IN also depends on NULLs anywhere in the subquery's result.)
+    if (IsClass(condition, "SUBQUERY") && condition.value("subquery_type", "") == "ANY" &&
+        condition.value("comparison_type", "") == "COMPARE_EQUAL") {
+      auto inner = subquery_scopes_.find(&condition["subquery"]["node"]);
+      const Json& select_list = condition["subquery"]["node"]["select_list"];
+      if (inner != subquery_scopes_.end() && select_list.is_array() && select_list.size() == 1) {
+        LinkEquality(condition["child"], select_list[0], scope, *inner->second,
+                     [](int, int) { return true; });
+      }
     }
   }
 
@@ -164,14 +186,7 @@ class Analyzer {
       if (IsClass(node, "WINDOW")) Fail("window function");
       if (IsClass(node, "SUBQUERY")) {
         const Scope* inner = AnalyzeQuery(node["subquery"]["node"], &scope, false);
-        // x IN (SELECT y ...) links x and y like a join condition would.
-        if (inner != nullptr && node.value("subquery_type", "") == "ANY" &&
-            node.value("comparison_type", "") == "COMPARE_EQUAL") {
-          const Json& select_list = node["subquery"]["node"]["select_list"];
-          if (select_list.is_array() && select_list.size() == 1) {
-            LinkEquality(node["child"], select_list[0], scope, *inner);
-          }
-        }
+        if (inner != nullptr) subquery_scopes_[&node["subquery"]["node"]] = inner;
       }
       return true;
     });
@@ -272,8 +287,19 @@ class Analyzer {
                  join_type != "OUTER" && join_type != "SEMI" && join_type != "ANTI") {
         Fail(fmt::format("{} join", join_type));
       }
-      LinkConjuncts(ref["condition"], scope);
       AnalyzeSubqueries(ref["condition"], scope);
+      auto on_side = [](const std::vector<int>& side, int id) {
+        return std::find(side.begin(), side.end(), id) != side.end();
+      };
+      if (join_type == "INNER") {
+        LinkConjuncts(ref["condition"], scope, [](int, int) { return true; });
+      } else {
+        // An outer (or semi/anti) join's ON restricts only which rows of one
+        // side match rows of the other: equalities within one side do not.
+        LinkConjuncts(ref["condition"], scope, [&](int a, int b) {
+          return (on_side(left, a) && on_side(right, b)) || (on_side(left, b) && on_side(right, a));
+        });
+      }
       for (const Json& column : ref["using_columns"]) {
         // USING (c): c of the left side equals c of the right side.
         std::string name = column.get<std::string>();
@@ -287,6 +313,14 @@ class Analyzer {
         }
         if (left_key && right_key) Union(*left_key, *right_key);
       }
+      auto mark_nullable = [&](const std::vector<int>& side) {
+        for (int id : side) relations_[id].nullable = true;
+      };
+      if (join_type == "LEFT" || join_type == "OUTER" || join_type == "SEMI" ||
+          join_type == "ANTI") {
+        mark_nullable(right);
+      }
+      if (join_type == "RIGHT" || join_type == "OUTER") mark_nullable(left);
       ids = left;
       ids.insert(ids.end(), right.begin(), right.end());
       return ids;
@@ -316,8 +350,10 @@ class Analyzer {
     scope.query = query;
     scope.parent = parent;
     AnalyzeTableRef(node["from_table"], scope);
-    LinkConjuncts(node["where_clause"], scope);
     AnalyzeSubqueries(node["where_clause"], scope);
+    LinkConjuncts(node["where_clause"], scope, [&](int a, int b) {
+      return relations_[a].query == query || relations_[b].query == query;
+    });
     for (const Json& item : node["select_list"]) AnalyzeSubqueries(item, scope);
     for (const Json& item : node["group_expressions"]) AnalyzeSubqueries(item, scope);
     AnalyzeSubqueries(node["having"], scope);
@@ -388,7 +424,10 @@ class Analyzer {
       }
     }
     auto label = [](const Relation& r) {
-      return r.ref_name == r.layout->name || r.ref_name.empty()
+      const std::string& name = r.layout->name;
+      std::string bare =
+          name.substr(name.rfind('.') == std::string::npos ? 0 : name.rfind('.') + 1);
+      return r.ref_name == name || r.ref_name == bare || r.ref_name.empty()
                  ? r.layout->name
                  : fmt::format("{} ({})", r.layout->name, r.ref_name);
     };
@@ -468,6 +507,18 @@ class Analyzer {
     }
     analysis.notes.push_back(fmt::format("sliced: {} ({})", fmt::join(sliced_names, ", "),
                                          analysis.slice_by_bucket ? "by bucket" : "by file"));
+    for (const Json& group : top_node_["group_expressions"]) {
+      if (!IsClass(group, "COLUMN_REF")) continue;
+      auto bound = Resolve(group, top);
+      if (!bound) continue;
+      auto key = KeyRelation(relations_[bound->first], bound->second);
+      // A NULL-supplied key (outer join) puts unmatched rows of every slice
+      // into one NULL group, which would then span buckets.
+      if (key && relations_[*key].layout->placement == Placement::kSharded &&
+          !relations_[*key].nullable && !relations_[bound->first].nullable) {
+        analysis.grouping_shard_key = group["column_names"].back().get<std::string>();
+      }
+    }
     analysis.top_level_columns_known = true;
     for (int id : top.relations) {
       const Relation& relation = relations_[id];
@@ -478,12 +529,14 @@ class Analyzer {
 
   const TableLayoutLookup& lookup_;
   const std::set<std::string>& aggregates_;
+  Json top_node_;
   std::string failure_;
   std::deque<Relation> relations_;
   std::deque<Scope> scopes_;
   std::vector<int> parent_;        // union-find over relation ids
   std::vector<int> query_parent_;  // query id -> enclosing query id (-1: top)
   std::vector<AggregateCheck> aggregate_checks_;
+  std::map<const Json*, const Scope*> subquery_scopes_;
 };
 
 }  // namespace

@@ -35,6 +35,9 @@ struct SourceAnalysis {
   // known (used to tell a GROUP BY column from a select alias).
   std::set<std::string> top_level_columns;
   bool top_level_columns_known = false;
+  // A shard key of a bucket-sliced table that the top-level GROUP BY names
+  // directly, so every group lies within one bucket; empty if none.
+  std::string grouping_shard_key;
 };
 
 // Analyzes the sources of a top-level SELECT node. `aggregates` are the
