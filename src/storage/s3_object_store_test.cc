@@ -328,12 +328,25 @@ TEST_F(S3ObjectStoreTest, MissingBucketIsNotFoundNamingTheBucket) {
   absl::StatusOr<std::unique_ptr<S3ObjectStore>> store = S3ObjectStore::OpenUri(
       CephEnvironment::server()->UriFor("no-such-bucket-here", "p"), CephTestServer::credentials());
   ASSERT_TRUE(store.ok()) << store.status();
-  for (absl::Status status : {(*store)->Put("k", "v"), (*store)->Get("k").status(),
-                              (*store)->List("").status(), (*store)->Delete({"k"})}) {
+  // Stat and Exists send HEAD, whose 404 has no body: they must still name
+  // the bucket rather than report a missing object (or Exists = false).
+  for (absl::Status status :
+       {(*store)->Put("k", "v"), (*store)->Get("k").status(), (*store)->List("").status(),
+        (*store)->Delete({"k"}), (*store)->Stat("k").status(), (*store)->Exists("k").status(),
+        (*store)->Size("k").status(), (*store)->GetRange("k", 0, 0).status()}) {
     EXPECT_TRUE(absl::IsNotFound(status)) << status;
     EXPECT_THAT(std::string(status.message()), HasSubstr("bucket 'no-such-bucket-here'"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("does not exist"));
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("no such object")));
   }
   EXPECT_EQ((*store)->retries(), 0);
+  // In an existing bucket a missing object is still just missing.
+  std::unique_ptr<S3ObjectStore> existing = Open();
+  ASSERT_NE(existing, nullptr);
+  EXPECT_EQ(existing->Exists("absent").value_or(true), false);
+  absl::Status absent = existing->Stat("absent").status();
+  EXPECT_TRUE(absl::IsNotFound(absent)) << absent;
+  EXPECT_THAT(std::string(absent.message()), HasSubstr("no such object"));
 }
 
 TEST_F(S3ObjectStoreTest, MissingKeyIsNotFoundAndNotRetried) {
