@@ -179,6 +179,8 @@ absl::StatusOr<S3Options> ParseS3Uri(std::string_view text,
                                      const std::optional<s3::Credentials>& credentials) {
   S3Settings settings;
   settings.credentials = credentials;
+  // Refusals keep naming the AWS_* variables, as the usual source.
+  settings.credentials_origin = S3CredentialsOrigin::kEnvironment;
   return ParseS3Uri(text, settings);
 }
 
