@@ -24,6 +24,22 @@ int main(int argc, char** argv) {
                  "object store URI (default file://<data-dir>/lake; also memory://name)");
   app.add_option("--threads", options.threads, "DuckDB worker threads (default: all cores)");
   app.add_option("--memory-limit", options.memory_limit, "DuckDB memory limit, e.g. 2GB");
+  // s3:// stores; each flag beats its environment variable (docs/storage.md).
+  app.add_option("--s3-access-key-id", options.s3_access_key_id,
+                 "S3 access key id (default $AWS_ACCESS_KEY_ID)");
+  app.add_option("--s3-secret-access-key-file", options.s3_secret_access_key_file,
+                 "file holding the S3 secret access key (default $AWS_SECRET_ACCESS_KEY)");
+  app.add_option("--s3-secret-access-key", options.s3_secret_access_key,
+                 "S3 secret access key; visible in `ps`, prefer --s3-secret-access-key-file");
+  app.add_option("--s3-session-token", options.s3_session_token,
+                 "S3 session token of temporary credentials (default $AWS_SESSION_TOKEN)");
+  app.add_option("--s3-region", options.s3_region,
+                 "S3 signing region when the URI has no region= (default $AWS_REGION)");
+  app.add_option("--s3-endpoint", options.s3_endpoint,
+                 "S3 server URL when the URI has no endpoint=, e.g. http://127.0.0.1:7480");
+  app.add_option("--s3-ca-file", options.s3_ca_file,
+                 "CA certificates (PEM) for an https S3 endpoint (default "
+                 "$SHARDLAKE_S3_CA_FILE, $AWS_CA_BUNDLE)");
 
   std::string sql;
   CLI::App* sql_cmd = app.add_subcommand(

@@ -6,7 +6,8 @@
 //     Options::memstore_bytes; no disk device),
 //   - radosgw with the beast frontend on a free port (`rgw dns name =
 //     localhost`, so http://<bucket>.localhost:<port> works for virtual-host
-//     addressing),
+//     addressing), and with Options::tls_certificate / tls_private_key also
+//     serving https on a second free port (beast's ssl_endpoint),
 // then creates an S3 user with known keys (kAccessKey / kSecretKey). Every step
 // is bounded in time (each start attempt by Options::start_timeout; a failed
 // attempt is retried once from scratch). Stop() (also
@@ -58,6 +59,10 @@ class CephTestServer {
     // writing and deleting does not fill the memstore. (It slows deletes
     // down, so tests leave it off.)
     bool eager_gc = false;
+    // PEM files of a server certificate for 127.0.0.1 and its key: when both
+    // are set, the gateway serves https on https_endpoint() as well.
+    std::string tls_certificate;
+    std::string tls_private_key;
   };
 
   // The programs the cluster needs that are not on PATH ("" when none is
@@ -113,6 +118,10 @@ class CephTestServer {
 
   // "http://127.0.0.1:<port>".
   std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", rgw_port_); }
+  // "https://127.0.0.1:<port>" (with the TLS options; "" without).
+  std::string https_endpoint() const {
+    return tls_port_ == 0 ? "" : fmt::format("https://127.0.0.1:{}", tls_port_);
+  }
   int rgw_port() const { return rgw_port_; }
   const std::string& dir() const { return dir_; }
 
@@ -222,6 +231,19 @@ class CephTestServer {
     return answered;
   }
 
+  // True when something accepts TCP connections on loopback `port`.
+  static bool Accepts(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool accepted = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    return accepted;
+  }
+
   absl::Status StartSteps() {
     deadline_ = std::chrono::steady_clock::now() + options_.start_timeout;
     std::string pattern =
@@ -233,6 +255,16 @@ class CephTestServer {
     }
     ASSIGN_OR_RETURN(int mon_port, FreePort());
     ASSIGN_OR_RETURN(rgw_port_, FreePort());
+    std::string frontend = fmt::format("beast endpoint=127.0.0.1:{}", rgw_port_);
+    tls_port_ = 0;
+    if (!options_.tls_certificate.empty() && !options_.tls_private_key.empty()) {
+      ASSIGN_OR_RETURN(tls_port_, FreePort());
+      if (tls_port_ == rgw_port_) {
+        ASSIGN_OR_RETURN(tls_port_, FreePort());
+      }
+      frontend += fmt::format(" ssl_endpoint=127.0.0.1:{} ssl_certificate={} ssl_private_key={}",
+                              tls_port_, options_.tls_certificate, options_.tls_private_key);
+    }
     const std::string fsid = NewUuid();
     {
       std::ofstream conf(dir_ + "/ceph.conf");
@@ -267,13 +299,13 @@ class CephTestServer {
           "mon data avail warn = 1\n"
           "mon data avail crit = 0\n"
           "[client.rgw.test]\n"
-          "rgw frontends = beast endpoint=127.0.0.1:{rgw_port}\n"
+          "rgw frontends = {frontend}\n"
           "rgw data = {dir}/rgw\n"
           "rgw dns name = localhost\n"
           "rgw thread pool size = 64\n"
           "{gc}",
           fmt::arg("fsid", fsid), fmt::arg("mon_port", mon_port), fmt::arg("dir", dir_),
-          fmt::arg("memstore_bytes", options_.memstore_bytes), fmt::arg("rgw_port", rgw_port_),
+          fmt::arg("memstore_bytes", options_.memstore_bytes), fmt::arg("frontend", frontend),
           fmt::arg("gc", options_.eager_gc ? "rgw gc obj min wait = 1\n"
                                              "rgw gc processor period = 2\n"
                                            : ""));
@@ -293,7 +325,7 @@ class CephTestServer {
     RETURN_IF_ERROR(Spawn({"ceph-osd", "-c", dir_ + "/ceph.conf", "-i", "0", "-f"}, "osd.out"));
     RETURN_IF_ERROR(
         Spawn({"radosgw", "-c", dir_ + "/ceph.conf", "-n", "client.rgw.test", "-f"}, "rgw.out"));
-    while (!GatewayAnswers()) {
+    while (!GatewayAnswers() || (tls_port_ != 0 && !Accepts(tls_port_))) {
       RETURN_IF_ERROR(CheckAlive());
       if (std::chrono::steady_clock::now() > deadline_) {
         return absl::DeadlineExceededError(
@@ -329,6 +361,7 @@ class CephTestServer {
   Options options_;
   std::string dir_;
   int rgw_port_ = 0;
+  int tls_port_ = 0;
   std::vector<pid_t> pids_;
   std::chrono::steady_clock::time_point deadline_;
 };

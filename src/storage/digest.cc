@@ -34,13 +34,17 @@ std::string Base64Encode(std::string_view bytes) {
 
 struct Hasher::Context {
   EVP_MD_CTX* ctx = nullptr;
+  const EVP_MD* md = nullptr;
   ~Context() { EVP_MD_CTX_free(ctx); }
 };
 
 Hasher::Hasher(Kind kind) : context_(std::make_unique<Context>()) {
   context_->ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(context_->ctx, kind == Kind::kSha256 ? EVP_sha256() : EVP_md5(), nullptr);
+  context_->md = kind == Kind::kSha256 ? EVP_sha256() : EVP_md5();
+  Reset();
 }
+
+void Hasher::Reset() { EVP_DigestInit_ex(context_->ctx, context_->md, nullptr); }
 
 Hasher::~Hasher() = default;
 

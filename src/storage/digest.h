@@ -42,7 +42,9 @@ class Hasher {
   Hasher& operator=(const Hasher&) = delete;
 
   void Update(std::string_view data);
-  // The raw digest; the hasher must not be used afterwards.
+  // Forgets the data fed so far: the hasher starts over.
+  void Reset();
+  // The raw digest; afterwards the hasher may only be Reset() or destroyed.
   std::string Finish();
 
  private:

@@ -49,6 +49,9 @@ std::string_view Trim(std::string_view text) {
 // growing as it comes).
 constexpr long long kMaxReserve = 4LL << 30;
 
+// curl's upload buffer (its maximum is 2 MiB).
+constexpr long kUploadBufferBytes = 1L << 20;
+
 // State shared with the curl callbacks of one transfer.
 struct Transfer {
   const Request* request = nullptr;
@@ -66,6 +69,7 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
   if (body.fd < 0) {
     std::memcpy(buffer, body.memory.data() + transfer->body_position, want);
     transfer->body_position += static_cast<int64_t>(want);
+    if (body.observer != nullptr) body.observer->Update(std::string_view(buffer, want));
     return want;
   }
   while (true) {
@@ -81,15 +85,23 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
       return CURL_READFUNC_ABORT;
     }
     transfer->body_position += got;
+    if (body.observer != nullptr) {
+      body.observer->Update(std::string_view(buffer, static_cast<size_t>(got)));
+    }
     return static_cast<size_t>(got);
   }
 }
 
 int SeekBody(void* user, curl_off_t offset, int origin) {
   auto* transfer = static_cast<Transfer*>(user);
-  if (origin != SEEK_SET || offset < 0 || offset > transfer->request->body.size()) {
+  const Body& body = transfer->request->body;
+  if (origin != SEEK_SET || offset < 0 || offset > body.size()) return CURL_SEEKFUNC_CANTSEEK;
+  // An observer sees the body from the start, in order: only a rewind to the
+  // start (or a no-op seek) keeps that true.
+  if (body.observer != nullptr && offset != 0 && offset != transfer->body_position) {
     return CURL_SEEKFUNC_CANTSEEK;
   }
+  if (body.observer != nullptr && offset == 0) body.observer->Restart();
   transfer->body_position = offset;
   return CURL_SEEKFUNC_OK;
 }
@@ -138,6 +150,10 @@ absl::Status TransportError(CURLcode code, const Request& request, const char* d
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return absl::InvalidArgumentError(message);
+    // An untrusted certificate stays untrusted: not worth a retry.
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return absl::FailedPreconditionError(message);
     default:
       return absl::UnavailableError(message);
   }
@@ -223,6 +239,7 @@ absl::StatusOr<Response> Client::Perform(const Request& request) {
   if (options_.request_timeout.count() > 0) {
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
   }
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
@@ -230,7 +247,10 @@ absl::StatusOr<Response> Client::Perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
 
   if (request.method == "PUT" || request.method == "POST") {
+    if (request.body.observer != nullptr) request.body.observer->Restart();
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    // Fewer, larger reads and sends than curl's 64 KiB default.
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, kUploadBufferBytes);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
     curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);

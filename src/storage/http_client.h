@@ -21,13 +21,26 @@
 
 namespace shardlake::http {
 
+// Sees a request body as it is sent, so that a digest of the bytes actually
+// transmitted costs no pass of its own: Restart() before each transmission
+// begins at byte 0 (a fresh connection, a rewind), then Update() with every
+// byte in order. Called on the thread running Perform().
+class BodyObserver {
+ public:
+  virtual ~BodyObserver() = default;
+  virtual void Restart() = 0;
+  virtual void Update(std::string_view bytes) = 0;
+};
+
 // A request body: `memory`, or `length` bytes of the open file `fd` from
 // `offset` (read with pread; the caller keeps the fd open during Perform).
+// `observer` (not owned; may be null) sees the bytes of the last transmission.
 struct Body {
   std::string_view memory;
   int fd = -1;
   int64_t offset = 0;
   int64_t length = 0;
+  BodyObserver* observer = nullptr;
 
   int64_t size() const { return fd >= 0 ? length : static_cast<int64_t>(memory.size()); }
 };
@@ -56,6 +69,9 @@ struct ClientOptions {
   int64_t low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{30};
   std::chrono::milliseconds request_timeout{0};
+  // PEM file of the CAs that https servers' certificates must chain to
+  // (empty: the system's CA store).
+  std::string ca_file;
 };
 
 class Client {
@@ -68,7 +84,8 @@ class Client {
   // Sends `request` and returns the response, whatever its HTTP status.
   // Errors (transport only): DeadlineExceeded for a timeout; Unavailable when
   // the server cannot be reached or the connection fails or closes early
-  // (including a body shorter than its Content-Length); the errno status when
+  // (including a body shorter than its Content-Length); FailedPrecondition
+  // when the server's TLS certificate is not trusted; the errno status when
   // reading the request body from its file fails;
   // InvalidArgument for a malformed URL. Messages name the method and URL.
   absl::StatusOr<Response> Perform(const Request& request);

@@ -112,6 +112,27 @@ void Backoff(int retry, std::chrono::milliseconds base, std::chrono::millisecond
   std::this_thread::sleep_for(std::chrono::milliseconds(pick(generator)));
 }
 
+// The MD5 of a request body, computed as it is sent (http::BodyObserver).
+class Md5WhileSending final : public http::BodyObserver {
+ public:
+  void Restart() override {
+    hasher_.Reset();
+    bytes_ = 0;
+  }
+  void Update(std::string_view bytes) override {
+    hasher_.Update(bytes);
+    bytes_ += static_cast<int64_t>(bytes.size());
+  }
+  // The raw MD5 of the last transmission.
+  std::string Finish() { return hasher_.Finish(); }
+  // How many bytes the last transmission sent.
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  s3::Hasher hasher_{s3::Hasher::Kind::kMd5};
+  int64_t bytes_ = 0;
+};
+
 bool IsRetryableReply(const http::Response& response) {
   if (response.status >= 500 || response.status == 429) return true;
   if (response.status >= 400) {
@@ -156,6 +177,14 @@ struct S3ObjectStore::UploadSource {
 
 absl::StatusOr<S3Options> ParseS3Uri(std::string_view text,
                                      const std::optional<s3::Credentials>& credentials) {
+  S3Settings settings;
+  settings.credentials = credentials;
+  // Refusals keep naming the AWS_* variables, as the usual source.
+  settings.credentials_origin = S3CredentialsOrigin::kEnvironment;
+  return ParseS3Uri(text, settings);
+}
+
+absl::StatusOr<S3Options> ParseS3Uri(std::string_view text, const S3Settings& settings) {
   ASSIGN_OR_RETURN(Uri uri, ParseUri(text));
   if (uri.scheme != "s3") {
     return absl::InvalidArgumentError(fmt::format("'{}' is not an s3:// URI", uri.Redacted()));
@@ -180,15 +209,23 @@ absl::StatusOr<S3Options> ParseS3Uri(std::string_view text,
   }
   options.prefix = prefix;
 
-  std::string region = GetEnv("AWS_REGION");
+  // Lowest first: the environment, then the settings, then the URI.
+  std::string region = settings.region;
+  if (region.empty()) region = GetEnv("AWS_REGION");
   if (region.empty()) region = GetEnv("AWS_DEFAULT_REGION");
   if (!region.empty()) options.region = region;
+  options.endpoint = settings.endpoint;
+  options.http.ca_file = settings.ca_file;
+  if (options.http.ca_file.empty()) options.http.ca_file = GetEnv("SHARDLAKE_S3_CA_FILE");
+  if (options.http.ca_file.empty()) options.http.ca_file = GetEnv("AWS_CA_BUNDLE");
   std::optional<S3Options::Addressing> addressing;
   for (const auto& [name, value] : uri.query) {
     if (name == "endpoint") {
       options.endpoint = value;
     } else if (name == "region") {
       options.region = value;
+    } else if (name == "ca-file") {
+      options.http.ca_file = value;
     } else if (name == "addressing") {
       if (value == "path") {
         addressing = S3Options::Addressing::kPath;
@@ -210,35 +247,39 @@ absl::StatusOr<S3Options> ParseS3Uri(std::string_view text,
       ASSIGN_OR_RETURN(options.max_keys, ParseCount(name, value));
     } else if (name == "max-attempts") {
       ASSIGN_OR_RETURN(options.max_attempts, ParseCount(name, value));
-    } else if (name == "content-md5" || name == "sign-payload") {
+    } else if (name == "content-md5" || name == "part-content-md5" || name == "sign-payload") {
       if (value != "true" && value != "false") {
         return absl::InvalidArgumentError(
             fmt::format("s3 option {}='{}' must be true or false", name, value));
       }
-      (name == "content-md5" ? options.content_md5 : options.sign_payload) = value == "true";
+      bool& flag = name == "content-md5"        ? options.content_md5
+                   : name == "part-content-md5" ? options.part_content_md5
+                                                : options.sign_payload;
+      flag = value == "true";
     } else {
-      return absl::InvalidArgumentError(
-          fmt::format("unknown s3 option '{}' in '{}' (known: endpoint, region, addressing, "
-                      "multipart-threshold, part-size, parallelism, ranged-get, max-keys, "
-                      "max-attempts, content-md5, "
-                      "sign-payload)",
-                      name, uri.Redacted()));
+      return absl::InvalidArgumentError(fmt::format(
+          "unknown s3 option '{}' in '{}' (known: endpoint, region, ca-file, "
+          "addressing, multipart-threshold, part-size, parallelism, ranged-get, max-keys, "
+          "max-attempts, content-md5, part-content-md5, sign-payload)",
+          name, uri.Redacted()));
     }
   }
   options.addressing = addressing.value_or(
       options.endpoint.empty() ? S3Options::Addressing::kVirtual : S3Options::Addressing::kPath);
-  if (credentials.has_value()) {
-    options.credentials = *credentials;
+  if (settings.credentials.has_value()) {
+    options.credentials = *settings.credentials;
+    options.credentials_origin = settings.credentials_origin;
   } else {
     options.credentials.access_key_id = GetEnv("AWS_ACCESS_KEY_ID");
     options.credentials.secret_access_key = GetEnv("AWS_SECRET_ACCESS_KEY");
     options.credentials.session_token = GetEnv("AWS_SESSION_TOKEN");
   }
   if (options.credentials.access_key_id.empty() || options.credentials.secret_access_key.empty()) {
-    return absl::FailedPreconditionError(
-        fmt::format("no S3 credentials for '{}': set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                    "(and AWS_SESSION_TOKEN for temporary credentials)",
-                    uri.Redacted()));
+    return absl::FailedPreconditionError(fmt::format(
+        "no S3 credentials for '{}': set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass "
+        "--s3-access-key-id and --s3-secret-access-key-file (and AWS_SESSION_TOKEN / "
+        "--s3-session-token for temporary credentials)",
+        uri.Redacted()));
   }
   return options;
 }
@@ -273,6 +314,10 @@ absl::StatusOr<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Open(S3Options opt
     return absl::InvalidArgumentError(fmt::format(
         "s3 endpoint '{}' must look like http://host:port or https://host", options.endpoint));
   }
+  if (!options.http.ca_file.empty() && ::access(options.http.ca_file.c_str(), R_OK) != 0) {
+    return ErrnoStatus(errno, fmt::format("s3://{}: cannot read the CA file '{}'", options.bucket,
+                                          options.http.ca_file));
+  }
   std::unique_ptr<S3ObjectStore> store(new S3ObjectStore(std::move(options)));
   store->scheme_ = scheme;
   store->endpoint_host_ = host;
@@ -282,6 +327,12 @@ absl::StatusOr<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Open(S3Options opt
 absl::StatusOr<std::unique_ptr<S3ObjectStore>> S3ObjectStore::OpenUri(
     std::string_view uri, const std::optional<s3::Credentials>& credentials) {
   ASSIGN_OR_RETURN(S3Options options, ParseS3Uri(uri, credentials));
+  return Open(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<S3ObjectStore>> S3ObjectStore::OpenUri(std::string_view uri,
+                                                                      const S3Settings& settings) {
+  ASSIGN_OR_RETURN(S3Options options, ParseS3Uri(uri, settings));
   return Open(std::move(options));
 }
 
@@ -316,7 +367,9 @@ absl::StatusOr<http::Response> S3ObjectStore::Send(const Call& call) {
   if (payload_sha256.empty()) payload_sha256 = s3::Sha256Hex(call.body.memory);
 
   absl::Status last_error;
+  int attempts = 0;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    attempts = attempt;
     if (attempt > 1) {
       retries_.fetch_add(1);
       Backoff(attempt - 1, options_.retry_base_delay, options_.retry_max_delay);
@@ -341,9 +394,15 @@ absl::StatusOr<http::Response> S3ObjectStore::Send(const Call& call) {
     }
     return response;
   }
-  std::string message =
-      fmt::format("{} in {} failed after {} attempt(s): {}", call.what, Describe(),
-                  options_.max_attempts, std::string(last_error.message()));
+  std::string message = fmt::format("{} in {} failed after {} attempt(s): {}", call.what,
+                                    Describe(), attempts, std::string(last_error.message()));
+  if (absl::IsFailedPrecondition(last_error) && scheme_ == "https") {
+    message += options_.http.ca_file.empty()
+                   ? "; if the server's certificate comes from your own CA, pass the CA's PEM "
+                     "file with ?ca-file=, --s3-ca-file or SHARDLAKE_S3_CA_FILE"
+                   : fmt::format("; is the server's certificate issued by a CA in '{}'?",
+                                 options_.http.ca_file);
+  }
   return absl::Status(last_error.code(), message);
 }
 
@@ -365,11 +424,15 @@ absl::Status S3ObjectStore::ReplyError(const http::Response& response,
   }
   if (code == "AccessDenied" || code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" ||
       code == "InvalidToken" || code == "ExpiredToken" || response.status == 403) {
+    const bool from_flags = options_.credentials_origin == S3CredentialsOrigin::kFlags;
     return absl::PermissionDeniedError(fmt::format(
-        "{}: {} refused the request ({}); check the credentials (AWS_ACCESS_KEY_ID is '{}'; "
-        "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN must belong to it), the region '{}' and "
-        "the bucket's permissions",
-        what, Describe(), server_says, options_.credentials.access_key_id, options_.region));
+        "{}: {} refused the request ({}); check the credentials ({} is '{}'; {} must belong to "
+        "it), the region '{}' and the bucket's permissions",
+        what, Describe(), server_says, from_flags ? "--s3-access-key-id" : "AWS_ACCESS_KEY_ID",
+        options_.credentials.access_key_id,
+        from_flags ? "the secret (--s3-secret-access-key[-file]) and --s3-session-token"
+                   : "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN",
+        options_.region));
   }
   if (code == "InvalidRange" || response.status == 416) {
     return absl::OutOfRangeError(fmt::format("{}: {}", what, server_says));
@@ -426,21 +489,22 @@ absl::Status S3ObjectStore::Upload(std::string_view key, const UploadSource& sou
   return UploadSingle(full_key, what, source);
 }
 
-absl::StatusOr<s3::FileDigests> S3ObjectStore::BodyDigests(const http::Body& body) const {
+absl::StatusOr<s3::FileDigests> S3ObjectStore::BodyDigests(const http::Body& body,
+                                                           bool want_md5) const {
+  if (!options_.sign_payload && !want_md5) return s3::FileDigests{};
   if (body.fd >= 0) {
-    return s3::DigestFileRange(body.fd, body.offset, body.length, options_.sign_payload,
-                               options_.content_md5);
+    return s3::DigestFileRange(body.fd, body.offset, body.length, options_.sign_payload, want_md5);
   }
   s3::FileDigests digests;
   if (options_.sign_payload) digests.sha256_hex = s3::Sha256Hex(body.memory);
-  if (options_.content_md5) digests.md5 = s3::Md5(body.memory);
+  if (want_md5) digests.md5 = s3::Md5(body.memory);
   return digests;
 }
 
 absl::Status S3ObjectStore::UploadSingle(const std::string& full_key, const std::string& what,
                                          const UploadSource& source) {
   Call call{"PUT", full_key, {}, {}, source.Slice(0, source.size), "", what};
-  ASSIGN_OR_RETURN(s3::FileDigests digests, BodyDigests(call.body));
+  ASSIGN_OR_RETURN(s3::FileDigests digests, BodyDigests(call.body, options_.content_md5));
   call.payload_sha256 =
       options_.sign_payload ? std::move(digests.sha256_hex) : std::string(s3::kUnsignedPayload);
   const std::string md5 = std::move(digests.md5);
@@ -497,7 +561,12 @@ absl::Status S3ObjectStore::UploadMultipart(const std::string& full_key, const s
                 "",
                 part_what};
       absl::Status status;
-      absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body);
+      // Without Content-MD5 the part is hashed as curl sends it.
+      const bool md5_first = options_.content_md5 && options_.part_content_md5;
+      const bool md5_while_sending = options_.content_md5 && !options_.part_content_md5;
+      Md5WhileSending sent_md5;
+      if (md5_while_sending) call.body.observer = &sent_md5;
+      absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body, md5_first);
       if (digests.ok()) {
         call.payload_sha256 = options_.sign_payload ? std::move(digests->sha256_hex)
                                                     : std::string(s3::kUnsignedPayload);
@@ -505,20 +574,31 @@ absl::Status S3ObjectStore::UploadMultipart(const std::string& full_key, const s
       } else {
         status = digests.status();
       }
-      const std::string& md5 = md5s[static_cast<size_t>(index)];
-      if (status.ok() && options_.content_md5) {
-        call.headers.emplace_back("content-md5", s3::Base64Encode(md5));
+      if (status.ok() && md5_first) {
+        call.headers.emplace_back("content-md5",
+                                  s3::Base64Encode(md5s[static_cast<size_t>(index)]));
       }
       if (status.ok()) {
         absl::StatusOr<http::Response> response = Send(call);
+        if (md5_while_sending) md5s[static_cast<size_t>(index)] = sent_md5.Finish();
+        const std::string& md5 = md5s[static_cast<size_t>(index)];
         if (!response.ok()) {
           status = response.status();
         } else if (response->status != 200) {
           status = ReplyError(*response, part_what);
+        } else if (md5_while_sending && sent_md5.bytes() != length) {
+          status = absl::InternalError(
+              fmt::format("{}: {} bytes were sent of {}", part_what, sent_md5.bytes(), length));
         } else {
           std::string etag = StripQuotes(response->Header("etag").value_or(""));
           if (etag.empty()) {
             status = absl::InternalError(fmt::format("{}: the reply has no ETag", part_what));
+          } else if (md5_while_sending && !IsHexMd5(etag)) {
+            // The ETag is the only check of a part sent without Content-MD5.
+            status = absl::FailedPreconditionError(fmt::format(
+                "{}: cannot verify the part: its ETag '{}' is not an MD5; add "
+                "part-content-md5=true to the store URI (or content-md5=false to skip the check)",
+                part_what, etag));
           } else if (options_.content_md5 && IsHexMd5(etag) && etag != s3::HexEncode(md5)) {
             status = absl::DataLossError(
                 fmt::format("{}: the server stored other bytes (ETag {}, data MD5 {})", part_what,
@@ -768,11 +848,17 @@ absl::StatusOr<std::string> S3ObjectStore::GetRange(std::string_view key, int64_
   return std::move(response.body);
 }
 
-absl::StatusOr<ObjectInfo> S3ObjectStore::Stat(std::string_view key) {
+absl::StatusOr<std::optional<ObjectInfo>> S3ObjectStore::Head(std::string_view key,
+                                                              const std::string& what) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
-  Call call{"HEAD", FullKey(key), {}, {}, {}, "", fmt::format("stat '{}'", key)};
+  Call call{"HEAD", FullKey(key), {}, {}, {}, "", what};
   ASSIGN_OR_RETURN(http::Response response, Send(call));
-  if (response.status != 200) return ReplyError(response, call.what);
+  if (response.status == 404) {
+    // A HEAD reply has no body to tell NoSuchKey from NoSuchBucket: ask the bucket.
+    RETURN_IF_ERROR(CheckBucketExists(what));
+    return std::nullopt;
+  }
+  if (response.status != 200) return ReplyError(response, what);
   ObjectInfo info;
   info.key = std::string(key);
   std::string length = response.Header("content-length").value_or("");
@@ -780,17 +866,37 @@ absl::StatusOr<ObjectInfo> S3ObjectStore::Stat(std::string_view key) {
   info.size_bytes = std::strtoll(length.c_str(), &end, 10);
   if (length.empty() || *end != '\0') {
     return absl::InternalError(
-        fmt::format("{}: the reply has no usable Content-Length ('{}')", call.what, length));
+        fmt::format("{}: the reply has no usable Content-Length ('{}')", what, length));
   }
   info.etag = StripQuotes(response.Header("etag").value_or(""));
   return info;
 }
 
+absl::Status S3ObjectStore::CheckBucketExists(const std::string& what) {
+  Call call{"HEAD", "", {}, {}, {}, "", what};
+  ASSIGN_OR_RETURN(http::Response response, Send(call));
+  if (response.status == 200) return absl::OkStatus();
+  if (response.status == 404) {
+    http::Response missing = response;
+    missing.body = "<Error><Code>NoSuchBucket</Code></Error>";
+    return ReplyError(missing, what);
+  }
+  return ReplyError(response, what);
+}
+
+absl::StatusOr<ObjectInfo> S3ObjectStore::Stat(std::string_view key) {
+  const std::string what = fmt::format("stat '{}'", key);
+  ASSIGN_OR_RETURN(std::optional<ObjectInfo> info, Head(key, what));
+  if (!info.has_value()) {
+    return absl::NotFoundError(
+        fmt::format("{}: no such object in {} (HTTP 404)", what, Describe()));
+  }
+  return *std::move(info);
+}
+
 absl::StatusOr<bool> S3ObjectStore::Exists(std::string_view key) {
-  absl::StatusOr<ObjectInfo> info = Stat(key);
-  if (info.ok()) return true;
-  if (absl::IsNotFound(info.status())) return false;
-  return info.status();
+  ASSIGN_OR_RETURN(std::optional<ObjectInfo> info, Head(key, fmt::format("exists '{}'", key)));
+  return info.has_value();
 }
 
 absl::StatusOr<std::vector<ObjectInfo>> S3ObjectStore::List(std::string_view prefix) {

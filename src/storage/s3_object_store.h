@@ -4,8 +4,11 @@
 //
 // URI: s3://bucket[/prefix][?option=value&...] with options
 //   endpoint=http://127.0.0.1:9000   server URL (default: https://s3.<region>.amazonaws.com)
-//   region=us-east-1                 signing region (default: $AWS_REGION, $AWS_DEFAULT_REGION,
-//                                    else us-east-1)
+//   region=us-east-1                 signing region (default: S3Settings::region,
+//                                    $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)
+//   ca-file=/path/ca.pem             CA certificates (PEM) that https endpoints are checked
+//                                    against (default: S3Settings::ca_file,
+//                                    $SHARDLAKE_S3_CA_FILE, $AWS_CA_BUNDLE, else the system's)
 //   addressing=path|virtual          /bucket/key or bucket.host/key (default: path with an
 //                                    endpoint, virtual for AWS)
 //   multipart-threshold=BYTES        objects this large or larger go up in parts (16 MiB)
@@ -15,24 +18,33 @@
 //                                    at once (0: one request per object, the default)
 //   max-keys=N                       keys per ListObjectsV2 page (1000)
 //   max-attempts=N                   tries per request, retries included (5)
-//   content-md5=true|false           send Content-MD5 with every upload (true)
+//   content-md5=true|false           verify every upload by its MD5 (true; see Integrity)
+//   part-content-md5=true|false      send Content-MD5 with each multipart part too (false:
+//                                    parts are hashed while they are sent)
 //   sign-payload=true|false          sign the SHA-256 of uploaded object data (false:
 //                                    UNSIGNED-PAYLOAD, as AWS SDKs do; bodies of other
 //                                    requests are always signed)
-// BYTES accept a K, M or G suffix (powers of 1024). Credentials come from the
-// S3Options (a CLI flag) or else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-// AWS_SESSION_TOKEN; they never appear in Describe() or in any message.
+// BYTES accept a K, M or G suffix (powers of 1024). What the URI does not say
+// comes from S3Settings (the CLI's --s3-* flags), else the environment.
+// Credentials come as a set, from S3Settings::credentials or else
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; the secret and
+// the token never appear in Describe() or in any message.
 //
 // Semantics (the ObjectStore contract):
 // - Put is atomic: one PUT below the multipart threshold, else a multipart
 //   upload that becomes visible only when completed. A failed multipart upload
 //   is aborted, so no parts are left behind.
-// - Integrity: with content-md5 (the default) every upload and every part
-//   carries its Content-MD5, so the server rejects altered bytes (BadDigest),
-//   and the returned ETag is checked against it (per part, and for the whole
-//   multipart object against the MD5 of the part MD5s); with sign-payload the
-//   body's SHA-256 is signed too (x-amz-content-sha256), which the server
-//   checks as well. A mismatch is DataLoss.
+// - Integrity: with content-md5 (the default) a single-request upload carries
+//   its Content-MD5, so the server rejects altered bytes (BadDigest) before
+//   anything is stored. A multipart part is hashed while it is sent (no pass
+//   of its own over the data) and the part's ETag, the MD5 of what the server
+//   stored, must equal it; with part-content-md5 each part carries Content-MD5
+//   as well (a hashing pass before each part). A part that does not match
+//   fails the upload, which is aborted, so nothing altered ever becomes
+//   visible. The completed object's ETag is checked against the MD5 of the
+//   part MD5s. With sign-payload the body's SHA-256 is signed too
+//   (x-amz-content-sha256), which the server checks as well. A mismatch is
+//   DataLoss.
 //   Downloads must match their Content-Length / Content-Range, else the
 //   attempt fails (and is retried): short data is never returned as success.
 // - Retries: transport failures (connection refused, reset or closed early,
@@ -68,6 +80,21 @@
 
 namespace shardlake {
 
+// Where the credentials came from, so that a refusal names what to fix.
+enum class S3CredentialsOrigin { kEnvironment, kFlags };
+
+// Settings from outside the URI (the CLI's global --s3-* flags). Each beats
+// its environment variable; an option in the URI beats both.
+struct S3Settings {
+  // The whole set, or nullopt for AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+  // AWS_SESSION_TOKEN.
+  std::optional<s3::Credentials> credentials;
+  S3CredentialsOrigin credentials_origin = S3CredentialsOrigin::kFlags;
+  std::string endpoint;  // when the URI has no endpoint=
+  std::string region;    // when the URI has no region=; beats $AWS_REGION
+  std::string ca_file;   // when the URI has no ca-file=; beats $SHARDLAKE_S3_CA_FILE
+};
+
 struct S3Options {
   enum class Addressing { kPath, kVirtual };
 
@@ -77,6 +104,7 @@ struct S3Options {
   std::string region = "us-east-1";
   Addressing addressing = Addressing::kPath;
   s3::Credentials credentials;
+  S3CredentialsOrigin credentials_origin = S3CredentialsOrigin::kEnvironment;
 
   int64_t multipart_threshold = 16 << 20;
   int64_t part_size = 16 << 20;
@@ -85,6 +113,7 @@ struct S3Options {
   int max_keys = 1000;
   int max_attempts = 5;
   bool content_md5 = true;
+  bool part_content_md5 = false;
   bool sign_payload = false;
   std::chrono::milliseconds retry_base_delay{100};
   std::chrono::milliseconds retry_max_delay{5000};
@@ -98,6 +127,8 @@ struct S3Options {
 // given and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not both set.
 absl::StatusOr<S3Options> ParseS3Uri(std::string_view uri,
                                      const std::optional<s3::Credentials>& credentials = {});
+// The same with settings from outside the URI (see S3Settings).
+absl::StatusOr<S3Options> ParseS3Uri(std::string_view uri, const S3Settings& settings);
 
 class S3ObjectStore final : public ObjectStore {
  public:
@@ -109,6 +140,8 @@ class S3ObjectStore final : public ObjectStore {
   // ParseS3Uri + Open.
   static absl::StatusOr<std::unique_ptr<S3ObjectStore>> OpenUri(
       std::string_view uri, const std::optional<s3::Credentials>& credentials = {});
+  static absl::StatusOr<std::unique_ptr<S3ObjectStore>> OpenUri(std::string_view uri,
+                                                                const S3Settings& settings);
 
   ~S3ObjectStore() override;
 
@@ -126,6 +159,10 @@ class S3ObjectStore final : public ObjectStore {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override;
+  // Stat and Exists send a HEAD; its 404 carries no body, so the bucket is
+  // checked too (a second HEAD) to tell a missing object (NotFound "no such
+  // object"; Exists: false) from a missing bucket (NotFound naming the bucket,
+  // from Exists as well).
   absl::StatusOr<ObjectInfo> Stat(std::string_view key) override;
   absl::StatusOr<bool> Exists(std::string_view key) override;
   absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override;
@@ -160,13 +197,19 @@ class S3ObjectStore final : public ObjectStore {
 
   std::string FullKey(std::string_view key) const;
   absl::Status Upload(std::string_view key, const UploadSource& source);
-  // The digests of an upload body that the options ask for.
-  absl::StatusOr<s3::FileDigests> BodyDigests(const http::Body& body) const;
+  // The digests of an upload body that the options ask for, before it is
+  // sent: the SHA-256 with sign-payload, the MD5 when `want_md5`.
+  absl::StatusOr<s3::FileDigests> BodyDigests(const http::Body& body, bool want_md5) const;
   absl::Status UploadSingle(const std::string& full_key, const std::string& what,
                             const UploadSource& source);
   absl::Status UploadMultipart(const std::string& full_key, const std::string& what,
                                const UploadSource& source);
   absl::Status AbortMultipart(const std::string& full_key, const std::string& upload_id);
+  // The object's size and ETag; nullopt when the bucket exists but the object
+  // does not.
+  absl::StatusOr<std::optional<ObjectInfo>> Head(std::string_view key, const std::string& what);
+  // OK when the bucket exists; NotFound naming it when it does not.
+  absl::Status CheckBucketExists(const std::string& what);
   // One try at a whole-object download; Aborted when the object was replaced
   // between its ranged requests.
   absl::StatusOr<std::string> GetOnce(std::string_view key, const std::string& what);

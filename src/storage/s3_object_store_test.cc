@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "cluster/tls_files.h"
 #include "common/ids.h"
 #include "storage/ceph_test_server.h"
 #include "storage/fault_proxy.h"
@@ -48,7 +49,19 @@ class CephEnvironment : public ::testing::Environment {
                    << "); install ceph-mon ceph-osd radosgw ceph-common";
     }
     auto started = std::chrono::steady_clock::now();
-    auto server = std::make_unique<CephTestServer>();
+    // A private CA and a certificate for 127.0.0.1, so that the gateway
+    // serves https too.
+    tls_dir_ =
+        (std::filesystem::temp_directory_path() / ("shardlake-s3-tls-" + NewUuid())).string();
+    absl::Status tls = GenerateTlsFiles(tls_dir_, TlsGenerationOptions{});
+    if (!tls.ok()) {
+      failure_ = "generating TLS files failed: " + tls.ToString();
+      FAIL() << failure_;
+    }
+    CephTestServer::Options options;
+    options.tls_certificate = tls_dir_ + "/" + std::string(kTlsServerCertFile);
+    options.tls_private_key = tls_dir_ + "/" + std::string(kTlsServerKeyFile);
+    auto server = std::make_unique<CephTestServer>(options);
     absl::Status status = server->Start();
     if (!status.ok()) {
       failure_ = status.ToString();
@@ -69,9 +82,18 @@ class CephEnvironment : public ::testing::Environment {
     server_ = std::move(server);
   }
 
-  void TearDown() override { server_.reset(); }
+  void TearDown() override {
+    server_.reset();
+    std::error_code ignored;
+    if (!tls_dir_.empty()) std::filesystem::remove_all(tls_dir_, ignored);
+  }
+
+  // The CA that signed the gateway's https certificate (PEM).
+  static std::string ca_file() { return tls_dir_ + "/" + std::string(kTlsCaCertFile); }
+  static const std::string& tls_dir() { return tls_dir_; }
 
  private:
+  static inline std::string tls_dir_;
   static inline std::unique_ptr<CephTestServer> server_;
   static inline std::string missing_;
   static inline std::string failure_;
@@ -95,13 +117,25 @@ absl::StatusOr<std::unique_ptr<S3ObjectStore>> FreshStore(const std::string& ext
   return S3ObjectStore::OpenUri(uri, CephTestServer::credentials());
 }
 
-// The conformance suite gets a store whose objects are deleted afterwards.
-absl::StatusOr<std::unique_ptr<ObjectStore>> ConformanceStore(const std::string& extra) {
-  absl::StatusOr<std::unique_ptr<S3ObjectStore>> store = FreshStore(extra);
+// The conformance suite gets a store whose objects are deleted afterwards;
+// with `https`, one that talks to the gateway's https port.
+absl::StatusOr<std::unique_ptr<ObjectStore>> ConformanceStore(std::string extra,
+                                                              bool https = false) {
+  std::string endpoint;
+  if (https) {
+    if (CephEnvironment::server() == nullptr) {
+      return absl::FailedPreconditionError("Ceph RGW is not running: " +
+                                           CephEnvironment::failure());
+    }
+    endpoint = CephEnvironment::server()->https_endpoint();
+    extra += "&ca-file=" + CephEnvironment::ca_file();
+  }
+  absl::StatusOr<std::unique_ptr<S3ObjectStore>> store = FreshStore(extra, endpoint);
   if (!store.ok()) return store.status();
   S3ObjectStore* raw = store->get();
   // Clean up through a second handle: the wrapped store is gone by then.
   std::string uri = raw->Describe();
+  if (https) uri += "&ca-file=" + CephEnvironment::ca_file();
   return std::unique_ptr<ObjectStore>(
       std::make_unique<ObjectStoreWithCleanup>(std::move(*store), [uri] {
         auto cleaner = S3ObjectStore::OpenUri(uri, CephTestServer::credentials());
@@ -120,7 +154,9 @@ INSTANTIATE_TEST_SUITE_P(
         // comes down in three ranges.
         ObjectStoreBackend{
             "s3_multipart",
-            [] { return ConformanceStore("&multipart-threshold=5M&part-size=5M&ranged-get=3M"); }}),
+            [] { return ConformanceStore("&multipart-threshold=5M&part-size=5M&ranged-get=3M"); }},
+        // Over TLS, the gateway's certificate checked against the test CA.
+        ObjectStoreBackend{"s3_https", [] { return ConformanceStore("", /*https=*/true); }}),
     ObjectStoreBackendName());
 
 class S3ObjectStoreTest : public ::testing::Test {
@@ -297,6 +333,60 @@ TEST_F(S3ObjectStoreTest, VirtualHostAddressingWorks) {
   ASSERT_TRUE(store->Delete({"v/x"}).ok());
 }
 
+TEST_F(S3ObjectStoreTest, HttpsChecksTheServerCertificateAgainstTheGivenCa) {
+  const std::string https = CephEnvironment::server()->https_endpoint();
+  ASSERT_FALSE(https.empty());
+  unsetenv("SHARDLAKE_S3_CA_FILE");
+  unsetenv("AWS_CA_BUNDLE");
+  // The test CA is not in the system store: refused at once, with a hint.
+  std::unique_ptr<S3ObjectStore> untrusted = Open("", https);
+  ASSERT_NE(untrusted, nullptr);
+  absl::Status refused = untrusted->Put("tls/x", "x");
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("ca-file"));
+  EXPECT_EQ(untrusted->retries(), 0) << "an untrusted certificate is not retried";
+
+  // ?ca-file=: a multipart upload and a ranged download over TLS.
+  std::unique_ptr<S3ObjectStore> store = Open(
+      "&multipart-threshold=5M&part-size=5M&ranged-get=4M&ca-file=" + CephEnvironment::ca_file(),
+      https);
+  ASSERT_NE(store, nullptr);
+  const std::string data = object_store_conformance::PseudoRandomBytes(11 << 20, 21);
+  absl::Status put = store->Put("tls/big", data);
+  ASSERT_TRUE(put.ok()) << put;
+  EXPECT_TRUE(store->Get("tls/big").value_or("") == data);
+  EXPECT_EQ(store->Stat("tls/big").value_or(ObjectInfo{}).size_bytes, 11 << 20);
+  ASSERT_TRUE(store->Delete({"tls/big"}).ok());
+
+  // The same CA from SHARDLAKE_S3_CA_FILE (and AWS_CA_BUNDLE).
+  for (const char* variable : {"SHARDLAKE_S3_CA_FILE", "AWS_CA_BUNDLE"}) {
+    setenv(variable, CephEnvironment::ca_file().c_str(), 1);
+    std::unique_ptr<S3ObjectStore> from_env = Open("", https);
+    ASSERT_NE(from_env, nullptr);
+    absl::Status env_put = from_env->Put("tls/env", variable);
+    EXPECT_TRUE(env_put.ok()) << variable << ": " << env_put;
+    EXPECT_EQ(from_env->Get("tls/env").value_or(""), variable);
+    unsetenv(variable);
+  }
+
+  // Another CA: the server's certificate does not chain to it.
+  const std::string other_dir = CephEnvironment::tls_dir() + "-other";
+  ASSERT_TRUE(GenerateTlsFiles(other_dir, TlsGenerationOptions{}).ok());
+  std::unique_ptr<S3ObjectStore> wrong_ca =
+      Open("&ca-file=" + other_dir + "/" + std::string(kTlsCaCertFile), https);
+  ASSERT_NE(wrong_ca, nullptr);
+  absl::Status wrong = wrong_ca->Get("tls/env").status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(wrong)) << wrong;
+  std::filesystem::remove_all(other_dir);
+
+  // A CA file that does not exist: the store does not open, naming the file.
+  absl::StatusOr<std::unique_ptr<S3ObjectStore>> missing = S3ObjectStore::OpenUri(
+      CephEnvironment::server()->UriFor(kBucket, "p", "&ca-file=/nonexistent/ca.pem"),
+      CephTestServer::credentials());
+  EXPECT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/ca.pem"));
+}
+
 TEST_F(S3ObjectStoreTest, WrongSecretIsPermissionDeniedWithoutTheSecret) {
   const std::string wrong_secret = "this-secret-is-wrong-" + NewUuid();
   absl::StatusOr<std::unique_ptr<S3ObjectStore>> store =
@@ -328,12 +418,25 @@ TEST_F(S3ObjectStoreTest, MissingBucketIsNotFoundNamingTheBucket) {
   absl::StatusOr<std::unique_ptr<S3ObjectStore>> store = S3ObjectStore::OpenUri(
       CephEnvironment::server()->UriFor("no-such-bucket-here", "p"), CephTestServer::credentials());
   ASSERT_TRUE(store.ok()) << store.status();
-  for (absl::Status status : {(*store)->Put("k", "v"), (*store)->Get("k").status(),
-                              (*store)->List("").status(), (*store)->Delete({"k"})}) {
+  // Stat and Exists send HEAD, whose 404 has no body: they must still name
+  // the bucket rather than report a missing object (or Exists = false).
+  for (absl::Status status :
+       {(*store)->Put("k", "v"), (*store)->Get("k").status(), (*store)->List("").status(),
+        (*store)->Delete({"k"}), (*store)->Stat("k").status(), (*store)->Exists("k").status(),
+        (*store)->Size("k").status(), (*store)->GetRange("k", 0, 0).status()}) {
     EXPECT_TRUE(absl::IsNotFound(status)) << status;
     EXPECT_THAT(std::string(status.message()), HasSubstr("bucket 'no-such-bucket-here'"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("does not exist"));
+    EXPECT_THAT(std::string(status.message()), Not(HasSubstr("no such object")));
   }
   EXPECT_EQ((*store)->retries(), 0);
+  // In an existing bucket a missing object is still just missing.
+  std::unique_ptr<S3ObjectStore> existing = Open();
+  ASSERT_NE(existing, nullptr);
+  EXPECT_EQ(existing->Exists("absent").value_or(true), false);
+  absl::Status absent = existing->Stat("absent").status();
+  EXPECT_TRUE(absl::IsNotFound(absent)) << absent;
+  EXPECT_THAT(std::string(absent.message()), HasSubstr("no such object"));
 }
 
 TEST_F(S3ObjectStoreTest, MissingKeyIsNotFoundAndNotRetried) {
