@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -19,6 +21,8 @@
 
 #include "client/cluster_client.h"
 #include "common/ids.h"
+#include "common/sql_text.h"
+#include "duck/duck.h"
 #include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
 
@@ -415,6 +419,109 @@ TEST_F(ClusterTest, CancelAndTimeoutStopALongQuery) {
   EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled) << cancelled.status();
   worker.Signal(SIGCONT);
   EXPECT_TRUE(RunSql(*client, "SELECT 1").ok());
+}
+
+// Rows equal up to 1e-9 relative for values that both parse as numbers with
+// a fraction or exponent (doubles summed in another order differ in the last
+// bits); everything else exactly.
+bool SameValue(const std::optional<std::string>& a, const std::optional<std::string>& b) {
+  if (a == b) return true;
+  if (!a || !b) return false;
+  char* end_a = nullptr;
+  char* end_b = nullptr;
+  double x = std::strtod(a->c_str(), &end_a);
+  double y = std::strtod(b->c_str(), &end_b);
+  if (*end_a != '\0' || *end_b != '\0' || a->empty() || b->empty()) return false;
+  return std::fabs(x - y) <= 1e-9 * std::max(std::fabs(x), std::fabs(y));
+}
+
+// Compares in order; where rows tie under the query's ORDER BY their order
+// may differ, so a mismatch in order is retried on sorted copies.
+testing::AssertionResult SameRows(CollectingSink::RowList got, CollectingSink::RowList want) {
+  auto equal = [](const CollectingSink::RowList& a, const CollectingSink::RowList& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].size() != b[i].size()) return false;
+      for (size_t j = 0; j < a[i].size(); ++j) {
+        if (!SameValue(a[i][j], b[i][j])) return false;
+      }
+    }
+    return true;
+  };
+  if (equal(got, want)) return testing::AssertionSuccess();
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  if (equal(got, want)) return testing::AssertionSuccess();
+  auto show = [](const CollectingSink::RowList& rows) {
+    std::string text;
+    for (size_t i = 0; i < rows.size() && i < 5; ++i) {
+      for (const auto& value : rows[i]) text += value.value_or("NULL") + "|";
+      text += "\n";
+    }
+    return text;
+  };
+  return testing::AssertionFailure()
+         << got.size() << " rows vs " << want.size() << " expected; got:\n"
+         << show(got) << "expected:\n"
+         << show(want);
+}
+
+// The 22 TPC-H queries through the cluster with 0, 1, 2 and 4 workers give
+// what DuckDB gives run directly on the same Parquet files.
+TEST_F(ClusterTest, TpchQueriesMatchDuckDbWithZeroOneTwoAndFourWorkers) {
+  auto database = duck::Database::Open("");
+  ASSERT_TRUE(database.ok());
+  auto oracle = duck::Connection::Open(**database);
+  ASSERT_TRUE(oracle.ok());
+  fs::path lake = *data_dir_ / "lake" / "main";
+  for (const auto& table : fs::directory_iterator(lake)) {
+    std::string name = table.path().filename().string();
+    ASSERT_TRUE((*oracle)
+                    ->Execute("CREATE VIEW " + QuoteIdentifier(name) +
+                              " AS SELECT * FROM read_parquet(" +
+                              QuoteLiteral((table.path() / "**" / "*.parquet").string()) + ")")
+                    .ok());
+  }
+  std::vector<std::string> queries;
+  std::vector<CollectingSink::RowList> expected;
+  for (int q = 1; q <= 22; ++q) {
+    std::string name = (q < 10 ? "q0" : "q") + std::to_string(q) + ".sql";
+    fs::path file = fs::path(SHARDLAKE_SOURCE_DIR) / "queries" / "tpch" / name;
+    if (!fs::exists(file)) file = file.parent_path() / ("Q" + file.filename().string().substr(1));
+    std::string sql = ReadFile(file);
+    ASSERT_FALSE(sql.empty()) << file;
+    while (!sql.empty() &&
+           (std::isspace(static_cast<unsigned char>(sql.back())) || sql.back() == ';')) {
+      sql.pop_back();
+    }
+    auto result = (*oracle)->Query("SELECT COLUMNS(*)::VARCHAR FROM (" + sql + "\n) AS r");
+    ASSERT_TRUE(result.ok()) << file << ": " << result.status();
+    auto rows = (*result)->FetchAllAsStrings();
+    ASSERT_TRUE(rows.ok());
+    queries.push_back(sql);
+    expected.push_back(*rows);
+  }
+  auto client = Connect();
+  ASSERT_NE(client, nullptr);
+  int distributed = 0;
+  for (int workers : {0, 1, 2, 4}) {
+    while (static_cast<int>(workers_.size()) < workers) {
+      StartWorker("tpch-" + std::to_string(workers_.size()));
+    }
+    WaitForWorkers(*client, workers);
+    for (size_t q = 0; q < queries.size(); ++q) {
+      auto answer = RunSql(*client, queries[q]);
+      ASSERT_TRUE(answer.ok()) << "Q" << q + 1 << " with " << workers
+                               << " worker(s): " << answer.status();
+      EXPECT_TRUE(SameRows(answer->rows, expected[q]))
+          << "Q" << q + 1 << " with " << workers << " worker(s), "
+          << (answer->outcome.distributed ? "distributed"
+                                          : "fallback: " + answer->outcome.fallback_reason);
+      if (workers == 4 && answer->outcome.distributed) ++distributed;
+    }
+  }
+  std::printf("TPC-H SF 0.01: %d of 22 queries ran distributed with 4 workers\n", distributed);
+  EXPECT_GT(distributed, 0);
 }
 
 }  // namespace
