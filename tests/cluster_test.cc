@@ -518,6 +518,13 @@ TEST_F(ClusterTest, TpchQueriesMatchDuckDbWithZeroOneTwoAndFourWorkers) {
           << (answer->outcome.distributed ? "distributed"
                                           : "fallback: " + answer->outcome.fallback_reason);
       if (workers == 4 && answer->outcome.distributed) ++distributed;
+      if (workers == 4) {
+        std::printf("Q%02zu  %-11s %8.3f s  %9lld bytes from workers  %s\n", q + 1,
+                    answer->outcome.distributed ? "distributed" : "server",
+                    answer->outcome.server_seconds,
+                    static_cast<long long>(answer->outcome.bytes_from_workers),
+                    answer->outcome.fallback_reason.c_str());
+      }
     }
   }
   std::printf("TPC-H SF 0.01: %d of 22 queries ran distributed with 4 workers\n", distributed);
