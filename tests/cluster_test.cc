@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -19,6 +21,8 @@
 
 #include "client/cluster_client.h"
 #include "common/ids.h"
+#include "common/sql_text.h"
+#include "duck/duck.h"
 #include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
 
@@ -175,7 +179,7 @@ struct Answer {
   ClientQueryOutcome outcome;
 };
 
-absl::StatusOr<Answer> Run(ClusterClient& client, const std::string& sql) {
+absl::StatusOr<Answer> RunSql(ClusterClient& client, const std::string& sql) {
   CollectingSink sink;
   auto outcome = client.Execute(sql, sink);
   if (!outcome.ok()) return outcome.status();
@@ -204,20 +208,20 @@ TEST_F(ClusterTest, LoginErrorsAreClearAndTheServerKeepsServing) {
 
   auto client = Connect();
   ASSERT_NE(client, nullptr);
-  auto answer = Run(*client, "SELECT 40 + 2 AS answer");
+  auto answer = RunSql(*client, "SELECT 40 + 2 AS answer");
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_EQ(answer->rows.size(), 1u);
   EXPECT_EQ(answer->columns, std::vector<std::string>{"answer"});
   EXPECT_EQ(answer->rows[0][0], "42");
 
   // Malformed requests: empty SQL, an unknown option, a bad option value.
-  auto empty = Run(*client, "  ;  ");
+  auto empty = RunSql(*client, "  ;  ");
   EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument) << empty.status();
   absl::Status unknown = client->SetOption("no_such_option", "1");
   EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(unknown.message()).find("no_such_option"), std::string::npos);
   EXPECT_EQ(client->SetOption("timeout", "soon").code(), absl::StatusCode::kInvalidArgument);
-  auto parse_error = Run(*client, "SELEC 1");
+  auto parse_error = RunSql(*client, "SELEC 1");
   EXPECT_FALSE(parse_error.ok());
 
   // A bad token, through the raw service.
@@ -231,7 +235,7 @@ TEST_F(ClusterTest, LoginErrorsAreClearAndTheServerKeepsServing) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
 
   // The first session still works.
-  EXPECT_TRUE(Run(*client, "SELECT 1").ok());
+  EXPECT_TRUE(RunSql(*client, "SELECT 1").ok());
 }
 
 TEST_F(ClusterTest, PlainTextConnectionToTheTlsPortFails) {
@@ -286,7 +290,7 @@ TEST_F(ClusterTest, SameAnswersWithZeroOneAndTwoWorkers) {
   ASSERT_TRUE(client->SetOption("distributed", "false").ok());
   std::vector<Answer> expected;
   for (const auto& sql : ComparedQueries()) {
-    auto answer = Run(*client, sql);
+    auto answer = RunSql(*client, sql);
     ASSERT_TRUE(answer.ok()) << sql << ": " << answer.status();
     EXPECT_FALSE(answer->outcome.distributed);
     expected.push_back(*answer);
@@ -296,7 +300,7 @@ TEST_F(ClusterTest, SameAnswersWithZeroOneAndTwoWorkers) {
     if (workers > 0) StartWorker("w" + std::to_string(workers));
     WaitForWorkers(*client, workers);
     for (size_t i = 0; i < ComparedQueries().size(); ++i) {
-      auto answer = Run(*client, ComparedQueries()[i]);
+      auto answer = RunSql(*client, ComparedQueries()[i]);
       ASSERT_TRUE(answer.ok()) << ComparedQueries()[i] << ": " << answer.status();
       EXPECT_EQ(answer->columns, expected[i].columns) << ComparedQueries()[i];
       EXPECT_EQ(answer->rows, expected[i].rows)
@@ -308,11 +312,11 @@ TEST_F(ClusterTest, SameAnswersWithZeroOneAndTwoWorkers) {
     }
   }
   // The simplest aggregate is distributed once workers are up, over both.
-  auto count = Run(*client, "SELECT count(*) FROM lineitem");
+  auto count = RunSql(*client, "SELECT count(*) FROM lineitem");
   ASSERT_TRUE(count.ok());
   EXPECT_TRUE(count->outcome.distributed) << count->outcome.fallback_reason;
   EXPECT_GT(count->outcome.bytes_from_workers, 0);
-  auto explain = Run(*client, "EXPLAIN SELECT count(*) FROM lineitem");
+  auto explain = RunSql(*client, "EXPLAIN SELECT count(*) FROM lineitem");
   ASSERT_TRUE(explain.ok()) << explain.status();
   std::string text;
   for (const auto& row : explain->rows)
@@ -321,7 +325,7 @@ TEST_F(ClusterTest, SameAnswersWithZeroOneAndTwoWorkers) {
   EXPECT_NE(text.find("files per worker"), std::string::npos) << text;
   // summarize = false: the partial rows, one or more per task.
   ASSERT_TRUE(client->SetOption("summarize", "false").ok());
-  auto partials = Run(*client, "SELECT count(*) FROM lineitem");
+  auto partials = RunSql(*client, "SELECT count(*) FROM lineitem");
   ASSERT_TRUE(partials.ok()) << partials.status();
   EXPECT_GE(partials->rows.size(), 1u);
 }
@@ -331,12 +335,12 @@ TEST_F(ClusterTest, SqlThatFailsOnAWorkerFailsTheQueryClearly) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
   WaitForWorkers(*client, 1);
-  auto answer = Run(*client, "SELECT sum(CAST(l_comment AS INTEGER)) FROM lineitem");
+  auto answer = RunSql(*client, "SELECT sum(CAST(l_comment AS INTEGER)) FROM lineitem");
   ASSERT_FALSE(answer.ok());
   EXPECT_NE(std::string(answer.status().message()).find("Conversion"), std::string::npos)
       << answer.status();
   // The session and the worker still serve.
-  EXPECT_TRUE(Run(*client, "SELECT count(*) FROM lineitem").ok());
+  EXPECT_TRUE(RunSql(*client, "SELECT count(*) FROM lineitem").ok());
 }
 
 TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
@@ -345,18 +349,21 @@ TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
   const std::string sql =
       "SELECT l_returnflag, sum(l_quantity), count(*) FROM lineitem GROUP BY 1 ORDER BY 1";
   ASSERT_TRUE(client->SetOption("distributed", "false").ok());
-  auto expected = Run(*client, sql);
+  auto expected = RunSql(*client, sql);
   ASSERT_TRUE(expected.ok()) << expected.status();
   ASSERT_TRUE(client->SetOption("distributed", "true").ok());
-  Child& survivor = StartWorker("survivor");
-  Child& victim = StartWorker("victim");
-  WaitForWorkers(*client, 2);
+  auto observer = Connect();  // Status calls while `client` runs the query
+  ASSERT_NE(observer, nullptr);
 
-  // kill -9 while the victim holds tasks: it is stopped first, so its tasks
-  // are certainly in flight when it dies.
+  // kill -9 while the victim holds every task: it is the only worker and
+  // stopped when the query starts; a second worker joins, then the victim dies.
+  Child& victim = StartWorker("victim");
+  WaitForWorkers(*observer, 1);
   victim.Signal(SIGSTOP);
-  auto running = std::async(std::launch::async, [&] { return Run(*client, sql); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto running = std::async(std::launch::async, [&] { return RunSql(*client, sql); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  StartWorker("survivor");
+  WaitForWorkers(*observer, 2);
   victim.Signal(SIGKILL);
   ASSERT_EQ(running.wait_for(seconds(60)), std::future_status::ready);
   auto answer = running.get();
@@ -364,25 +371,28 @@ TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
   EXPECT_EQ(answer->rows, expected->rows);
   EXPECT_TRUE(answer->outcome.distributed);
   EXPECT_GT(answer->outcome.tasks_retried, 0);
+  EXPECT_EQ(answer->outcome.workers_used, 1);
+  WaitForWorkers(*observer, 1);
 
-  // A stalled worker (SIGSTOP) misses its heartbeats and is dropped.
-  Child& staller = StartWorker("staller");
-  WaitForWorkers(*client, 2);
-  staller.Signal(SIGSTOP);
+  // The survivor stalls (SIGSTOP): it misses its heartbeats, is dropped, and
+  // with no worker left the server runs the tasks itself.
+  Child& survivor = *workers_.back();
+  survivor.Signal(SIGSTOP);
   auto started = steady_clock::now();
-  auto stalled = Run(*client, sql);
+  auto stalled = RunSql(*client, sql);
   ASSERT_TRUE(stalled.ok()) << stalled.status();
   EXPECT_EQ(stalled->rows, expected->rows);
+  EXPECT_GT(stalled->outcome.tasks_retried, 0);
   EXPECT_LT(steady_clock::now() - started, seconds(30));
-  staller.Signal(SIGCONT);
-  (void)survivor;
+  EXPECT_NE(server_->Log().find("dropped"), std::string::npos) << server_->Log();
+  survivor.Signal(SIGCONT);
 }
 
 TEST_F(ClusterTest, CancelAndTimeoutStopALongQuery) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
   const std::string slow = "SELECT sum(i * i) FROM range(0, 20000000000) AS t(i)";
-  auto running = std::async(std::launch::async, [&] { return Run(*client, slow); });
+  auto running = std::async(std::launch::async, [&] { return RunSql(*client, slow); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto cancelled_at = steady_clock::now();
   client->Cancel();
@@ -392,7 +402,7 @@ TEST_F(ClusterTest, CancelAndTimeoutStopALongQuery) {
   EXPECT_LT(steady_clock::now() - cancelled_at, seconds(5));
 
   ASSERT_TRUE(client->SetOption("timeout", "0.5").ok());
-  auto timed_out = Run(*client, slow);
+  auto timed_out = RunSql(*client, slow);
   EXPECT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded) << timed_out.status();
   ASSERT_TRUE(client->SetOption("timeout", "0").ok());
 
@@ -400,15 +410,15 @@ TEST_F(ClusterTest, CancelAndTimeoutStopALongQuery) {
   Child& worker = StartWorker("slowpoke");
   WaitForWorkers(*client, 1);
   worker.Signal(SIGSTOP);
-  auto waiting =
-      std::async(std::launch::async, [&] { return Run(*client, "SELECT count(*) FROM lineitem"); });
+  auto waiting = std::async(std::launch::async,
+                            [&] { return RunSql(*client, "SELECT count(*) FROM lineitem"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   client->Cancel();
   ASSERT_EQ(waiting.wait_for(seconds(10)), std::future_status::ready);
   auto cancelled = waiting.get();
   EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled) << cancelled.status();
   worker.Signal(SIGCONT);
-  EXPECT_TRUE(Run(*client, "SELECT 1").ok());
+  EXPECT_TRUE(RunSql(*client, "SELECT 1").ok());
 }
 
 }  // namespace

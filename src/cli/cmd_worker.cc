@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
@@ -45,14 +46,18 @@ int RunWorker(const GlobalOptions& options, const WorkerFlags& flags) {
   worker_options.memory_limit = options.memory_limit;
   worker_options.cache_dir = flags.cache_dir;
   ClusterWorker worker(worker_options);
-  // Detached: when Run() fails on its own the process exits without a signal.
-  std::thread([&signals, &worker] {
+  std::atomic<bool> finished{false};
+  std::thread waiter([&signals, &worker, &finished] {
     int signal = 0;
     sigwait(&signals, &signal);
+    if (finished) return;  // woken by the thread below, not by a user
     std::fprintf(stderr, "shardlake worker: signal %d, stopping\n", signal);
     worker.Stop();
-  }).detach();
+  });
   absl::Status status = worker.Run();
+  finished = true;
+  pthread_kill(waiter.native_handle(), SIGTERM);  // ends the sigwait if no signal came
+  waiter.join();
   if (!status.ok()) return ReportError(status);
   return 0;
 }

@@ -46,13 +46,16 @@ class GrpcClusterClient final : public ClusterClient {
     request.set_session_token(token_);
     request.set_sql(sql);
     auto reader = stub_->Execute(&context, request);
-    absl::StatusOr<ClientQueryOutcome> outcome = ReadReplies(*reader, sink);
-    if (!outcome.ok()) context.TryCancel();
+    bool drained = false;
+    absl::StatusOr<ClientQueryOutcome> outcome = ReadReplies(*reader, sink, &drained);
+    // Stopped reading early (the sink failed, a bad batch): end the call.
+    if (!drained) context.TryCancel();
     grpc::Status finished = reader->Finish();
     {
       std::lock_guard lock(mutex_);
       running_ = nullptr;
     }
+    if (!outcome.ok() && !drained) return outcome.status();
     if (!finished.ok()) return CallStatus(finished, address_);
     return outcome;
   }
@@ -98,8 +101,9 @@ class GrpcClusterClient final : public ClusterClient {
   }
 
  private:
+  // Reads the whole stream; *drained tells whether it was read to its end.
   absl::StatusOr<ClientQueryOutcome> ReadReplies(grpc::ClientReader<v1::ExecuteReply>& reader,
-                                                 ResultSink& sink) {
+                                                 ResultSink& sink, bool* drained) {
     ClientQueryOutcome outcome;
     bool began = false;
     bool ended = false;
@@ -143,6 +147,7 @@ class GrpcClusterClient final : public ClusterClient {
         ended = true;
       }
     }
+    *drained = true;
     if (!ended) return absl::UnavailableError("the result stream ended early");
     return outcome;
   }
