@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "query/result_compare.h"
 #include "query/sql_lexer.h"
 
 namespace shardlake {
@@ -329,13 +330,53 @@ Shell::LineResult Shell::RunStatements(const std::string& text) {
   return LineResult::kContinue;
 }
 
+namespace {
+
+// Forwards rows to a printer and keeps a copy (for .verify).
+class TeeSink : public ResultSink {
+ public:
+  explicit TeeSink(ResultSink& printer) : printer_(printer) {}
+  absl::Status Begin(const std::vector<std::string>& column_names) override {
+    copy_.Begin(column_names).IgnoreError();
+    return printer_.Begin(column_names);
+  }
+  absl::Status Rows(const std::vector<std::vector<std::optional<std::string>>>& rows) override {
+    copy_.Rows(rows).IgnoreError();
+    return printer_.Rows(rows);
+  }
+  absl::Status End() override { return printer_.End(); }
+  const std::vector<std::string>& columns() const { return copy_.columns(); }
+  const CollectingSink::RowList& rows() const { return copy_.rows(); }
+
+ private:
+  ResultSink& printer_;
+  CollectingSink copy_;
+};
+
+// Whether the statement's text has ORDER BY outside quotes and comments (the
+// order of its rows then counts).
+bool ContainsOrderBy(const std::string& sql) {
+  auto tokens = TokenizeSql(sql, static_cast<size_t>(-1));
+  if (!tokens.ok()) return false;
+  auto is_word = [](const SqlToken& token, const char* word) {
+    return token.kind == SqlToken::Kind::kWord && token.text == word;
+  };
+  for (size_t i = 0; i + 1 < tokens->size(); ++i) {
+    if (is_word((*tokens)[i], "ORDER") && is_word((*tokens)[i + 1], "BY")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool Shell::RunStatement(const std::string& statement) {
   std::string sql = statement;
   if (settings_.explain && !StartsWithExplain(statement)) sql = "EXPLAIN " + statement;
   std::unique_ptr<ResultSink> printer = MakeResultPrinter(settings_.mode, options_.out);
+  TeeSink tee(*printer);
   auto started = std::chrono::steady_clock::now();
   if (interrupts_ != nullptr) interrupts_->SetRunning(true);
-  absl::StatusOr<ClientQueryOutcome> outcome = client_.Execute(sql, *printer);
+  absl::StatusOr<ClientQueryOutcome> outcome = client_.Execute(sql, tee);
   if (interrupts_ != nullptr) interrupts_->SetRunning(false);
   double wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -364,6 +405,52 @@ bool Shell::RunStatement(const std::string& statement) {
     std::fprintf(options_.err, "%s\n", line.c_str());
     std::fflush(options_.err);
   }
+  if (settings_.verify && outcome->statement_kind == "SELECT") {
+    if (!outcome->distributed) {
+      std::fflush(options_.out);
+      std::fprintf(options_.err, "not distributed (%s): nothing to verify\n",
+                   outcome->fallback_reason.c_str());
+      std::fflush(options_.err);
+      return true;
+    }
+    return VerifyAgainstServerAlone(sql, tee.columns(), tee.rows());
+  }
+  return true;
+}
+
+bool Shell::VerifyAgainstServerAlone(
+    const std::string& sql, const std::vector<std::string>& columns,
+    const std::vector<std::vector<std::optional<std::string>>>& rows) {
+  CollectingSink single_node;
+  absl::Status status = client_.SetOption("distributed", "false");
+  absl::StatusOr<ClientQueryOutcome> outcome =
+      status.ok() ? client_.Execute(sql, single_node) : absl::StatusOr<ClientQueryOutcome>(status);
+  absl::Status restored =
+      client_.SetOption("distributed", settings_.distributed ? "true" : "false");
+  if (!outcome.ok() || !restored.ok()) {
+    Error(fmt::format("verify: cannot run the statement on the server alone: {}",
+                      std::string((outcome.ok() ? restored : outcome.status()).message())));
+    return false;
+  }
+  // Without column types every numeric column is compared to 1e-9 relative
+  // (doubles summed in another order differ in the last bits); text exactly.
+  CompareOptions compare;
+  compare.ordered = ContainsOrderBy(sql);
+  compare.approximate_columns.assign(columns.size(), true);
+  absl::Status same =
+      CompareResults(single_node.columns(), single_node.rows(), columns, rows, compare);
+  std::fflush(options_.out);
+  if (!same.ok()) {
+    Error(
+        fmt::format("VERIFY FAILED: the distributed answer differs from the server-alone "
+                    "answer: {}",
+                    std::string(same.message())));
+    return false;
+  }
+  std::fprintf(options_.err,
+               "verified: the distributed answer equals the server-alone answer (%zu rows)\n",
+               rows.size());
+  std::fflush(options_.err);
   return true;
 }
 
@@ -384,11 +471,12 @@ Shell::LineResult Shell::RunDotCommand(const std::string& line) {
     return LineResult::kContinue;
   }
   if (command == ".status") return PrintStatus() ? LineResult::kContinue : LineResult::kFailed;
-  if (command == ".explain" || command == ".timer") {
+  if (command == ".explain" || command == ".timer" || command == ".verify") {
     std::optional<bool> value = words.size() == 2 ? ParseSwitch(words[1]) : std::nullopt;
-    if (!value.has_value())
-      return usage(command == ".explain" ? ".explain on|off" : ".timer on|off");
-    (command == ".explain" ? settings_.explain : settings_.timer) = *value;
+    if (!value.has_value()) return usage((command + " on|off").c_str());
+    (command == ".explain" ? settings_.explain
+     : command == ".timer" ? settings_.timer
+                           : settings_.verify) = *value;
     return LineResult::kContinue;
   }
   if (command == ".mode") {
@@ -449,6 +537,7 @@ void Shell::PrintHelp() {
       ".set timeout = N               cancel statements after N seconds (0: no limit)\n"
       ".explain on|off                prefix statements with EXPLAIN\n"
       ".timer on|off                  print times, distribution and bytes after statements\n"
+      ".verify on|off                 re-run distributed queries on the server alone and compare\n"
       ".mode table|csv|json|jsonl     result format\n"
       ".show                          the current settings\n"
       ".status                        the server and its workers\n"
@@ -465,10 +554,10 @@ void Shell::PrintSettings() {
                             : std::string("none");
   std::fprintf(options_.out,
                "distributed = %s\nsummarize   = %s\ntimeout     = %s\nexplain     = %s\n"
-               "timer       = %s\nmode        = %s\n",
+               "timer       = %s\nverify      = %s\nmode        = %s\n",
                settings_.distributed ? "true" : "false", settings_.summarize ? "true" : "false",
                timeout.c_str(), OnOff(settings_.explain), OnOff(settings_.timer),
-               OutputFormatName(settings_.mode).c_str());
+               OnOff(settings_.verify), OutputFormatName(settings_.mode).c_str());
   std::fflush(options_.out);
 }
 

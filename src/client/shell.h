@@ -44,6 +44,9 @@ struct ShellSettings {
   double timeout_seconds = 0;  // 0: none
   bool explain = false;        // prefix statements with EXPLAIN
   bool timer = false;          // print times and distribution after each statement
+  // After a distributed query, run it again on the server alone and check that
+  // both answers are equal (a statement fails when they differ).
+  bool verify = false;
   OutputFormat mode = OutputFormat::kTable;
 };
 
@@ -76,6 +79,9 @@ class Shell {
   LineResult RunDotCommand(const std::string& line);
   LineResult RunStatements(const std::string& text);
   bool RunStatement(const std::string& statement);
+  // Runs `sql` with distributed=false and compares with `columns`/`rows`.
+  bool VerifyAgainstServerAlone(const std::string& sql, const std::vector<std::string>& columns,
+                                const std::vector<std::vector<std::optional<std::string>>>& rows);
   void PrintHelp();
   void PrintSettings();
   bool PrintStatus();

@@ -182,7 +182,7 @@ TEST_F(ShellTest, DotCommandsChangeSettings) {
   EXPECT_EQ(shell.settings().mode, OutputFormat::kJson);
   EXPECT_EQ(Out(),
             "distributed = false\nsummarize   = false\ntimeout     = 30 s\nexplain     = on\n"
-            "timer       = on\nmode        = json\n");
+            "timer       = on\nverify      = off\nmode        = json\n");
 }
 
 TEST_F(ShellTest, BadSettingIsRefusedBeforeReachingTheServer) {

@@ -527,10 +527,13 @@ struct ClusterServer::State {
         auto schema = engine.ResolveTable(name);
         if (!schema.ok()) return std::nullopt;
         std::string key = schema->database + "." + schema->table;
-        auto it = manifest.layouts.find(key);
-        if (it != manifest.layouts.end()) return it->second;
         TableLayout layout;
+        auto it = manifest.layouts.find(key);
+        if (it != manifest.layouts.end()) layout = it->second;
         layout.name = key;
+        // The planner resolves unqualified column names in subqueries with them.
+        layout.columns.clear();
+        for (const auto& column : schema->columns) layout.columns.push_back(column.name);
         return layout;
       };
       DistributedPlanner planner(*session.scratch);

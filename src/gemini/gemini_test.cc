@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "catalog/postgres/postgres_test_server.h"
+#include "cluster/local_cluster.h"
 #include "common/ids.h"
 #include "tests/cli_runner.h"
 
@@ -168,18 +169,67 @@ TEST(GeminiTest, EmbeddedAgainstPostgresMixedRunHasNoErrors) {
             std::string::npos);
 }
 
-// Against a running cluster (issue #6) when SHARDLAKE_GEMINI_CLUSTER_URI names
-// one (shardlake://user:pw@127.0.0.1:PORT?tls-roots=ca.pem): the harness that
-// starts a server and two workers sets it.
-TEST(GeminiTest, ClusterAgainstDuckDbMixedRunHasNoErrors) {
-  const char* uri = std::getenv("SHARDLAKE_GEMINI_CLUSTER_URI");
-  if (uri == nullptr) {
-    GTEST_SKIP() << "SHARDLAKE_GEMINI_CLUSTER_URI is not set (no cluster to test against)";
+// A real cluster: `shardlake bootstrap`, then a server and two worker
+// processes on 127.0.0.1 (cluster/local_cluster.h); gemini reaches it through
+// the client protocol over TLS (shardlake://).
+class GeminiClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* bin = std::getenv("SHARDLAKE_BIN");
+    ASSERT_NE(bin, nullptr) << "SHARDLAKE_BIN is not set";
+    root_ = std::filesystem::temp_directory_path() / ("shardlake-gemini-cluster-" + NewUuid());
+    std::filesystem::create_directories(root_);
+    std::string data = (root_ / "data").string();
+    auto made = RunShardlake({"--data-dir", data, "bootstrap", "--client-username=gemini",
+                              "--client-password=gemini-pw", "--worker-password=worker-pw",
+                              "--tpch-scale-factor=0.01", "--shard-count=2"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    LocalCluster::Options options;
+    options.binary = bin;
+    options.data_dir = data;
+    options.worker_password = "worker-pw";
+    options.server_args = {"--compact-interval", "0"};
+    cluster_ = std::make_unique<LocalCluster>(options);
+    ASSERT_TRUE(cluster_->StartServer().ok()) << cluster_->ServerLog();
+    cluster_->StartWorker("worker-1");
+    cluster_->StartWorker("worker-2");
+    uri_ = fmt::format("shardlake://gemini:gemini-pw@{}?tls-roots={}", cluster_->address(),
+                       cluster_->ca_file());
   }
-  Config config = BaseConfig(uri, "duckdb:");
-  config.duration_seconds = std::getenv("GEMINI_TEST_SECONDS") ? TestSeconds(20) : 60;
+  void TearDown() override {
+    if (HasFailure() && cluster_ != nullptr) {
+      std::printf("server log:\n%s\n", cluster_->ServerLog().c_str());
+    }
+    cluster_.reset();
+    std::error_code error;
+    std::filesystem::remove_all(root_, error);
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::string uri_;
+};
+
+TEST_F(GeminiClusterTest, SixtySecondMixedRunAgainstDuckDbHasNoErrors) {
+  Config config = BaseConfig(uri_, "duckdb:");
+  config.duration_seconds = TestSeconds(60);
   config.seed = 3003;
   config.schema_seed = 3003;
+  auto outcome = gemini::Run(config, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ExpectCleanRun(outcome->result);
+}
+
+TEST_F(GeminiClusterTest, SixtySecondMixedRunAgainstPostgresHasNoErrors) {
+  PostgresTestServer server;
+  absl::Status started = server.Start();
+  if (!started.ok()) GTEST_SKIP() << "no PostgreSQL server: " << std::string(started.message());
+  auto database = server.FreshDatabase("gemini");
+  ASSERT_TRUE(database.ok()) << database.status();
+  Config config = BaseConfig(uri_, server.UriFor(*database));
+  config.duration_seconds = TestSeconds(60);
+  config.seed = 4004;
+  config.schema_seed = 4004;
   auto outcome = gemini::Run(config, nullptr);
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   ExpectCleanRun(outcome->result);
