@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 BIN := $(BUILD_DIR)/src/cli/shardlake
 
-.PHONY: deps configure build test demo bench format format-check clean
+.PHONY: deps configure build test demo demo-lake bench format format-check clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -20,6 +20,9 @@ test: build
 
 demo: build
 	@./scripts/demo.sh $(BIN)
+
+demo-lake: build
+	@./scripts/demo-lake.sh $(BIN)
 
 bench: build
 	@./bench/run.sh $(BUILD_DIR)
