@@ -160,6 +160,31 @@ TEST_F(ShellTest, MultiLineStatementsThroughAPipe) {
   EXPECT_EQ(Err(), "");
 }
 
+TEST_F(ShellTest, VerifyReRunsDistributedQueriesOnTheServerAlone) {
+  client_.next_outcome.statement_kind = "SELECT";
+  client_.next_outcome.distributed = true;
+  Shell shell(client_, Options());
+  EXPECT_EQ(shell.RunScript(".verify on\nSELECT 42 AS x, 'a' AS y;\n"), 0) << Err();
+  ASSERT_EQ(client_.executed.size(), 2u);
+  EXPECT_EQ(client_.executed[1], client_.executed[0]);
+  EXPECT_EQ(client_.options_set, (std::vector<std::pair<std::string, std::string>>{
+                                     {"distributed", "false"}, {"distributed", "true"}}));
+  EXPECT_NE(Err().find("verified: the distributed answer equals"), std::string::npos) << Err();
+  EXPECT_EQ(Out(), "x,y\n42,a\n");  // the answer is printed once
+
+  // Two runs of random() differ: the statement fails and says how.
+  EXPECT_EQ(shell.RunScript("SELECT random() AS r;\n"), 1);
+  EXPECT_NE(Err().find("VERIFY FAILED"), std::string::npos) << Err();
+
+  // A query that did not run distributed has nothing to compare.
+  client_.next_outcome.distributed = false;
+  client_.next_outcome.fallback_reason = "no worker is connected";
+  client_.executed.clear();
+  EXPECT_EQ(shell.RunScript("SELECT 1;\n"), 0) << Err();
+  EXPECT_EQ(client_.executed.size(), 1u);
+  EXPECT_NE(Err().find("not distributed (no worker is connected)"), std::string::npos) << Err();
+}
+
 TEST_F(ShellTest, DotCommandsChangeSettings) {
   Shell shell(client_, Options());
   EXPECT_EQ(shell.RunScript(".set distributed = false\n"
