@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "client/cluster_client.h"
-#include "query/result_compare.h"
 #include "common/ids.h"
 #include "common/sql_text.h"
 #include "duck/duck.h"
+#include "query/result_compare.h"
 #include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
 

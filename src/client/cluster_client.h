@@ -41,11 +41,11 @@ struct ClientQueryOutcome {
   std::string statement_kind;  // "SELECT", "EXPLAIN", ...
   int64_t rows = 0;
   double server_seconds = 0;
-  bool distributed = false;       // ran as worker + coordinator queries
-  std::string fallback_reason;    // why not, when !distributed
-  int workers_used = 0;           // workers that ran at least one task
-  int64_t bytes_from_workers = 0; // partial-result bytes the server received
-  int tasks_retried = 0;          // tasks re-run after a worker failed
+  bool distributed = false;        // ran as worker + coordinator queries
+  std::string fallback_reason;     // why not, when !distributed
+  int workers_used = 0;            // workers that ran at least one task
+  int64_t bytes_from_workers = 0;  // partial-result bytes the server received
+  int tasks_retried = 0;           // tasks re-run after a worker failed
 };
 
 struct ClusterStatus {
