@@ -190,9 +190,15 @@ class GeminiClusterTest : public ::testing::Test {
     options.worker_password = "worker-pw";
     options.server_args = {"--compact-interval", "0"};
     cluster_ = std::make_unique<LocalCluster>(options);
+    // The processes inherit the environment: a faulty cluster gets the
+    // test-only switch that drops one file from every query's file list.
+    if (Faulty()) {
+      ASSERT_EQ(setenv("SHARDLAKE_TEST_FAULT", "drop_one_file", 1), 0);
+    }
     ASSERT_TRUE(cluster_->StartServer().ok()) << cluster_->ServerLog();
     cluster_->StartWorker("worker-1");
     cluster_->StartWorker("worker-2");
+    unsetenv("SHARDLAKE_TEST_FAULT");
     uri_ = fmt::format("shardlake://gemini:gemini-pw@{}?tls-roots={}", cluster_->address(),
                        cluster_->ca_file());
   }
@@ -205,10 +211,41 @@ class GeminiClusterTest : public ::testing::Test {
     std::filesystem::remove_all(root_, error);
   }
 
+  virtual bool Faulty() const { return false; }
+
   std::filesystem::path root_;
   std::unique_ptr<LocalCluster> cluster_;
   std::string uri_;
 };
+
+class FaultyGeminiClusterTest : public GeminiClusterTest {
+ protected:
+  bool Faulty() const override { return true; }
+};
+
+// The server drops one file from each query (SHARDLAKE_TEST_FAULT): gemini
+// reports differences whose diffs show rows missing on the cluster's side.
+TEST_F(FaultyGeminiClusterTest, FileDroppedByTheServerIsCaughtWithADiff) {
+  Config config = BaseConfig(uri_, "duckdb:");
+  config.duration_seconds = 30;
+  config.seed = 5005;
+  config.schema_seed = 5005;
+  config.max_errors_to_store = 5;
+  auto outcome = gemini::Run(config, nullptr);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_GT(outcome->errors, 0);
+  const auto& errors = outcome->result["result"]["errors"];
+  ASSERT_FALSE(errors.empty());
+  bool missing_in_test = false;
+  for (const auto& error : errors) {
+    const auto& results = error["results"];
+    if (!results.is_object()) continue;
+    EXPECT_LE(results["test_rows"].get<int64_t>(), results["oracle_rows"].get<int64_t>())
+        << error.dump(2);
+    missing_in_test |= results.contains("missing_in_test") && !results["missing_in_test"].empty();
+  }
+  EXPECT_TRUE(missing_in_test) << errors.dump(2).substr(0, 4000);
+}
 
 TEST_F(GeminiClusterTest, SixtySecondMixedRunAgainstDuckDbHasNoErrors) {
   Config config = BaseConfig(uri_, "duckdb:");
