@@ -4,12 +4,14 @@
 //   duckdb: vs duckdb:     the tester's own ceiling (both sides plain DuckDB)
 //   embedded: vs duckdb:   the in-process shardlake engine under test
 //   embedded: load only    write throughput without an oracle
+//   shardlake:// vs duckdb: a server and 2 worker processes on loopback
+//                           (bootstrapped at TPC-H SF 0.01), through the
+//                           client protocol over TLS
 // A run with any error fails the benchmark (the figures would be meaningless).
-// The cluster pair (shardlake:// vs duckdb:) is added when the cluster client
-// is part of the build; see the report of issue #7.
 #include <CLI/CLI.hpp>
 
 #include "bench_util.h"
+#include "cluster/local_cluster.h"
 #include "fmt/format.h"
 #include "gemini/gemini.h"
 
@@ -38,12 +40,14 @@ Figures Measure(const std::string& test, const std::string& oracle, gemini::Mode
   config.schema_seed = 4242;
   config.threads = 1;
   config.partition_count = 1000;
-  std::fprintf(stderr, "%s: %s vs %s, %.0f s...\n", kName.data(), test.c_str(),
+  // The cluster URI carries a password: show only what follows the '@'.
+  std::string shown = test.substr(test.find('@') == std::string::npos ? 0 : test.find('@') + 1);
+  std::fprintf(stderr, "%s: %s vs %s, %.0f s...\n", kName.data(), shown.c_str(),
                oracle.empty() ? "(load only)" : oracle.c_str(), seconds);
   auto outcome = gemini::Run(config, nullptr);
   if (!outcome.ok()) Die(kName, std::string(outcome.status().message()));
   if (outcome->errors != 0) {
-    Die(kName, fmt::format("{} vs {}: {} errors: {}", test, oracle, outcome->errors,
+    Die(kName, fmt::format("{} vs {}: {} errors: {}", shown, oracle, outcome->errors,
                            outcome->result["result"]["errors"].dump(2).substr(0, 2000)));
   }
   const auto& r = outcome->result["result"];
@@ -74,6 +78,30 @@ int main(int argc, char** argv) {
   Figures embedded = Measure("embedded:", "duckdb:", gemini::Mode::kMixed, seconds, concurrency);
   Figures load = Measure("embedded:", "", gemini::Mode::kWrite, seconds, concurrency);
 
+  const char* binary = std::getenv("SHARDLAKE_BIN");
+  if (binary == nullptr) Die(kName, "SHARDLAKE_BIN is not set (bench/run.sh sets it)");
+  TempDir work(kName, common.keep);
+  std::string data = (work.path() / "data").string();
+  auto made = RunChild(kName,
+                       {binary, "--data-dir", data, "bootstrap", "--client-username=bench",
+                        "--client-password=bench-pw", "--worker-password=worker-pw",
+                        "--tpch-scale-factor=0.01", "--shard-count=2"},
+                       work.path() / "bootstrap.log", 600);
+  CheckChild(kName, made, "bootstrap");
+  LocalCluster::Options cluster_options;
+  cluster_options.binary = binary;
+  cluster_options.data_dir = data;
+  cluster_options.worker_password = "worker-pw";
+  cluster_options.log_dir = (work.path() / "logs").string();
+  cluster_options.server_args = {"--compact-interval", "0"};
+  LocalCluster cluster(cluster_options);
+  if (auto started = cluster.StartServer(); !started.ok()) Die(kName, started.ToString());
+  cluster.StartWorker("worker-1");
+  cluster.StartWorker("worker-2");
+  std::string uri = fmt::format("shardlake://bench:bench-pw@{}?tls-roots={}", cluster.address(),
+                                cluster.ca_file());
+  Figures on_cluster = Measure(uri, "duckdb:", gemini::Mode::kMixed, seconds, concurrency);
+
   Report report;
   report.Add(fmt::format("gemini_bench: mixed mode, {} workers, {:.0f} s per run, seed 4242",
                          concurrency, seconds));
@@ -87,6 +115,7 @@ int main(int argc, char** argv) {
   line("duckdb: vs duckdb:", duck);
   line("embedded: vs duckdb:", embedded);
   line("embedded: (load only)", load);
+  line("shardlake:// vs duckdb:", on_cluster);
   report.Add("no errors in any run");
   report.Publish(kName, common.results_dir);
   return 0;
