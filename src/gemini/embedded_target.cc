@@ -9,7 +9,7 @@
 #include "common/sql_text.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
-#include "gemini/target.h"
+#include "gemini/lake_target.h"
 #include "query/engine.h"
 #include "storage/object_store.h"
 
@@ -18,7 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class EmbeddedTarget : public Target {
+class EmbeddedTarget : public LakeTarget {
  public:
   EmbeddedTarget(std::string describe, fs::path dir, bool remove_dir,
                  std::unique_ptr<Engine> engine)
@@ -36,45 +36,17 @@ class EmbeddedTarget : public Target {
   }
 
   std::string Describe() const override { return describe_; }
-  bool SupportsDelete() const override { return false; }
-
-  absl::Status CreateSchema(const Schema& schema, bool drop_first) override {
-    if (drop_first) RETURN_IF_ERROR(DropSchema(schema));
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(Execute(CreateTableSql(schema, table)));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status DropSchema(const Schema& schema) override {
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(
-          Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(schema.database),
-                              QuoteIdentifier(table.name))));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Execute(const std::string& sql) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    CollectingSink sink;
-    return engine_->Execute(Render(sql), sink).status();
-  }
-
-  absl::StatusOr<TextRows> Query(const std::string& sql) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    CollectingSink sink;
-    RETURN_IF_ERROR(engine_->Execute(Render(sql), sink).status());
-    return sink.rows();
-  }
-
   void Interrupt() override { engine_->Interrupt(); }
+
+ protected:
+  absl::Status Run(const std::string& sql, ResultSink& sink) override {
+    return engine_->Execute(sql, sink).status();
+  }
 
  private:
   std::string describe_;
   fs::path dir_;
   bool remove_dir_;
-  std::mutex mu_;
   std::unique_ptr<Engine> engine_;
 };
 

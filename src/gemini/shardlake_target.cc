@@ -5,7 +5,7 @@
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
-#include "gemini/target.h"
+#include "gemini/lake_target.h"
 
 #ifdef SHARDLAKE_GEMINI_WITH_CLUSTER_CLIENT
 #include <mutex>
@@ -21,49 +21,21 @@ namespace {
 
 // One client connection, serialized by a mutex (the client runs one call at
 // a time; Cancel() may come from any thread).
-class ShardlakeTarget : public Target {
+class ShardlakeTarget : public LakeTarget {
  public:
   ShardlakeTarget(std::string describe, std::unique_ptr<ClusterClient> client)
       : describe_(std::move(describe)), client_(std::move(client)) {}
 
   std::string Describe() const override { return describe_; }
-  bool SupportsDelete() const override { return false; }
-
-  absl::Status CreateSchema(const Schema& schema, bool drop_first) override {
-    if (drop_first) RETURN_IF_ERROR(DropSchema(schema));
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(Execute(CreateTableSql(schema, table)));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status DropSchema(const Schema& schema) override {
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(
-          Execute(fmt::format("DROP TABLE IF EXISTS {}.{}", QuoteIdentifier(schema.database),
-                              QuoteIdentifier(table.name))));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Execute(const std::string& sql) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    CollectingSink sink;
-    return client_->Execute(Render(sql), sink).status();
-  }
-
-  absl::StatusOr<TextRows> Query(const std::string& sql) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    CollectingSink sink;
-    RETURN_IF_ERROR(client_->Execute(Render(sql), sink).status());
-    return sink.rows();
-  }
-
   void Interrupt() override { client_->Cancel(); }
+
+ protected:
+  absl::Status Run(const std::string& sql, ResultSink& sink) override {
+    return client_->Execute(sql, sink).status();
+  }
 
  private:
   std::string describe_;
-  std::mutex mu_;
   std::unique_ptr<ClusterClient> client_;
 };
 
