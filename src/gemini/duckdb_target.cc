@@ -21,21 +21,6 @@ class DuckDbTarget : public Target {
   std::string Describe() const override { return "duckdb:"; }
   bool SupportsDelete() const override { return true; }
 
-  absl::Status CreateSchema(const Schema& schema, bool drop_first) override {
-    if (drop_first) RETURN_IF_ERROR(DropSchema(schema));
-    RETURN_IF_ERROR(
-        Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", QuoteIdentifier(schema.database))));
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(Execute(CreateTableSql(schema, table)));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status DropSchema(const Schema& schema) override {
-    return Execute(
-        fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", QuoteIdentifier(schema.database)));
-  }
-
   absl::Status Execute(const std::string& sql) override {
     std::lock_guard<std::mutex> lock(mu_);
     return connection_->Execute(Render(sql));

@@ -21,21 +21,6 @@ class PostgresTarget : public Target {
   std::string Describe() const override { return describe_; }
   bool SupportsDelete() const override { return true; }
 
-  absl::Status CreateSchema(const Schema& schema, bool drop_first) override {
-    if (drop_first) RETURN_IF_ERROR(DropSchema(schema));
-    RETURN_IF_ERROR(
-        Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", QuoteIdentifier(schema.database))));
-    for (const Table& table : schema.tables) {
-      RETURN_IF_ERROR(Execute(CreateTableSql(schema, table)));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status DropSchema(const Schema& schema) override {
-    return Execute(
-        fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", QuoteIdentifier(schema.database)));
-  }
-
   absl::Status Execute(const std::string& sql) override {
     const std::string rendered = Render(sql);
     return pg::Run(pool_, "gemini statement", /*transaction=*/false,

@@ -1,6 +1,7 @@
 #include "gemini/target.h"
 
 #include "common/sql_text.h"
+#include "common/status_macros.h"
 #include "fmt/format.h"
 
 namespace shardlake::gemini {
@@ -18,6 +19,20 @@ std::string Target::Render(const std::string& sql) const {
   }
   out.append(sql, from, std::string::npos);
   return out;
+}
+
+absl::Status Target::CreateSchema(const Schema& schema, bool drop_first) {
+  if (drop_first) RETURN_IF_ERROR(DropSchema(schema));
+  RETURN_IF_ERROR(
+      Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", QuoteIdentifier(schema.database))));
+  for (const Table& table : schema.tables) {
+    RETURN_IF_ERROR(Execute(CreateTableSql(schema, table)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Target::DropSchema(const Schema& schema) {
+  return Execute(fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", QuoteIdentifier(schema.database)));
 }
 
 std::string Target::CreateTableSql(const Schema& schema, const Table& table) const {

@@ -46,9 +46,10 @@ class Target {
   virtual bool SupportsDelete() const = 0;
 
   // Creates the schema (database) and every table; `drop_first` drops what a
-  // previous run left of them before.
-  virtual absl::Status CreateSchema(const Schema& schema, bool drop_first) = 0;
-  virtual absl::Status DropSchema(const Schema& schema) = 0;
+  // previous run left of them before. The defaults use a SQL schema per
+  // gemini database (CREATE SCHEMA / DROP SCHEMA ... CASCADE) through Execute.
+  virtual absl::Status CreateSchema(const Schema& schema, bool drop_first);
+  virtual absl::Status DropSchema(const Schema& schema);
 
   // Runs one statement that returns no rows (INSERT).
   virtual absl::Status Execute(const std::string& sql) = 0;

@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -141,6 +143,35 @@ bool IsRetryableReply(const http::Response& response) {
                                 *code == "RequestTimeTooSkewed" || *code == "InternalError");
   }
   return false;
+}
+
+// Runs `part(0)` .. `part(parts - 1)`, each once, on up to `parallelism`
+// threads (the caller's included). After the first failure no new part
+// starts; returns that failure (or OK).
+absl::Status RunPartsInParallel(int parts, int parallelism,
+                                const std::function<absl::Status(int index)>& part) {
+  std::atomic<int> next_part{0};
+  std::atomic<bool> failed{false};
+  std::mutex failure_mutex;
+  absl::Status failure;
+  auto run = [&] {
+    while (!failed.load()) {
+      int index = next_part.fetch_add(1);
+      if (index >= parts) return;
+      absl::Status status = part(index);
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(failure_mutex);
+        if (failure.ok()) failure = status;
+        failed = true;
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int i = 1; i < std::min(parallelism, parts); ++i) workers.emplace_back(run);
+  run();
+  for (std::thread& worker : workers) worker.join();
+  return failure;
 }
 
 }  // namespace
@@ -542,84 +573,66 @@ absl::Status S3ObjectStore::UploadMultipart(const std::string& full_key, const s
 
   std::vector<std::string> etags(static_cast<size_t>(parts));
   std::vector<std::string> md5s(static_cast<size_t>(parts));
-  std::atomic<int> next_part{0};
-  std::mutex failure_mutex;
-  absl::Status failure;
-  std::atomic<bool> failed{false};
-  auto upload_parts = [&] {
-    while (!failed.load()) {
-      int index = next_part.fetch_add(1);
-      if (index >= parts) return;
-      int64_t offset = static_cast<int64_t>(index) * part_size;
-      int64_t length = std::min(part_size, source.size - offset);
-      std::string part_what = fmt::format("{} (part {} of {})", what, index + 1, parts);
-      Call call{"PUT",
-                full_key,
-                {{"partNumber", std::to_string(index + 1)}, {"uploadId", *upload_id}},
-                {},
-                source.Slice(offset, length),
-                "",
-                part_what};
-      absl::Status status;
-      // Without Content-MD5 the part is hashed as curl sends it.
-      const bool md5_first = options_.content_md5 && options_.part_content_md5;
-      const bool md5_while_sending = options_.content_md5 && !options_.part_content_md5;
-      Md5WhileSending sent_md5;
-      if (md5_while_sending) call.body.observer = &sent_md5;
-      absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body, md5_first);
-      if (digests.ok()) {
-        call.payload_sha256 = options_.sign_payload ? std::move(digests->sha256_hex)
-                                                    : std::string(s3::kUnsignedPayload);
-        md5s[static_cast<size_t>(index)] = std::move(digests->md5);
+  auto upload_part = [&](int index) -> absl::Status {
+    int64_t offset = static_cast<int64_t>(index) * part_size;
+    int64_t length = std::min(part_size, source.size - offset);
+    std::string part_what = fmt::format("{} (part {} of {})", what, index + 1, parts);
+    Call call{"PUT",
+              full_key,
+              {{"partNumber", std::to_string(index + 1)}, {"uploadId", *upload_id}},
+              {},
+              source.Slice(offset, length),
+              "",
+              part_what};
+    absl::Status status;
+    // Without Content-MD5 the part is hashed as curl sends it.
+    const bool md5_first = options_.content_md5 && options_.part_content_md5;
+    const bool md5_while_sending = options_.content_md5 && !options_.part_content_md5;
+    Md5WhileSending sent_md5;
+    if (md5_while_sending) call.body.observer = &sent_md5;
+    absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body, md5_first);
+    if (digests.ok()) {
+      call.payload_sha256 = options_.sign_payload ? std::move(digests->sha256_hex)
+                                                  : std::string(s3::kUnsignedPayload);
+      md5s[static_cast<size_t>(index)] = std::move(digests->md5);
+    } else {
+      status = digests.status();
+    }
+    if (status.ok() && md5_first) {
+      call.headers.emplace_back("content-md5", s3::Base64Encode(md5s[static_cast<size_t>(index)]));
+    }
+    if (status.ok()) {
+      absl::StatusOr<http::Response> response = Send(call);
+      if (md5_while_sending) md5s[static_cast<size_t>(index)] = sent_md5.Finish();
+      const std::string& md5 = md5s[static_cast<size_t>(index)];
+      if (!response.ok()) {
+        status = response.status();
+      } else if (response->status != 200) {
+        status = ReplyError(*response, part_what);
+      } else if (md5_while_sending && sent_md5.bytes() != length) {
+        status = absl::InternalError(
+            fmt::format("{}: {} bytes were sent of {}", part_what, sent_md5.bytes(), length));
       } else {
-        status = digests.status();
-      }
-      if (status.ok() && md5_first) {
-        call.headers.emplace_back("content-md5",
-                                  s3::Base64Encode(md5s[static_cast<size_t>(index)]));
-      }
-      if (status.ok()) {
-        absl::StatusOr<http::Response> response = Send(call);
-        if (md5_while_sending) md5s[static_cast<size_t>(index)] = sent_md5.Finish();
-        const std::string& md5 = md5s[static_cast<size_t>(index)];
-        if (!response.ok()) {
-          status = response.status();
-        } else if (response->status != 200) {
-          status = ReplyError(*response, part_what);
-        } else if (md5_while_sending && sent_md5.bytes() != length) {
-          status = absl::InternalError(
-              fmt::format("{}: {} bytes were sent of {}", part_what, sent_md5.bytes(), length));
-        } else {
-          std::string etag = StripQuotes(response->Header("etag").value_or(""));
-          if (etag.empty()) {
-            status = absl::InternalError(fmt::format("{}: the reply has no ETag", part_what));
-          } else if (md5_while_sending && !IsHexMd5(etag)) {
-            // The ETag is the only check of a part sent without Content-MD5.
-            status = absl::FailedPreconditionError(fmt::format(
-                "{}: cannot verify the part: its ETag '{}' is not an MD5; add "
-                "part-content-md5=true to the store URI (or content-md5=false to skip the check)",
-                part_what, etag));
-          } else if (options_.content_md5 && IsHexMd5(etag) && etag != s3::HexEncode(md5)) {
-            status = absl::DataLossError(
-                fmt::format("{}: the server stored other bytes (ETag {}, data MD5 {})", part_what,
-                            etag, s3::HexEncode(md5)));
-          }
-          etags[static_cast<size_t>(index)] = etag;
+        std::string etag = StripQuotes(response->Header("etag").value_or(""));
+        if (etag.empty()) {
+          status = absl::InternalError(fmt::format("{}: the reply has no ETag", part_what));
+        } else if (md5_while_sending && !IsHexMd5(etag)) {
+          // The ETag is the only check of a part sent without Content-MD5.
+          status = absl::FailedPreconditionError(fmt::format(
+              "{}: cannot verify the part: its ETag '{}' is not an MD5; add "
+              "part-content-md5=true to the store URI (or content-md5=false to skip the check)",
+              part_what, etag));
+        } else if (options_.content_md5 && IsHexMd5(etag) && etag != s3::HexEncode(md5)) {
+          status = absl::DataLossError(
+              fmt::format("{}: the server stored other bytes (ETag {}, data MD5 {})", part_what,
+                          etag, s3::HexEncode(md5)));
         }
-      }
-      if (!status.ok()) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (failure.ok()) failure = status;
-        failed = true;
-        return;
+        etags[static_cast<size_t>(index)] = etag;
       }
     }
+    return status;
   };
-  const int threads = std::min(options_.parallelism, parts);
-  std::vector<std::thread> workers;
-  for (int i = 1; i < threads; ++i) workers.emplace_back(upload_parts);
-  upload_parts();
-  for (std::thread& worker : workers) worker.join();
+  absl::Status failure = RunPartsInParallel(parts, options_.parallelism, upload_part);
 
   if (failure.ok()) {
     std::string body = "<CompleteMultipartUpload>";
@@ -736,57 +749,40 @@ absl::StatusOr<std::string> S3ObjectStore::GetOnce(std::string_view key, const s
   std::memcpy(data.data(), response.body.data(), response.body.size());
   const int64_t start = static_cast<int64_t>(response.body.size());
   const int parts = static_cast<int>((total - start + part - 1) / part);
-  std::atomic<int> next_part{0};
-  std::atomic<bool> failed{false};
-  std::mutex failure_mutex;
-  absl::Status failure;
-  auto fetch_parts = [&] {
-    while (!failed.load()) {
-      int index = next_part.fetch_add(1);
-      if (index >= parts) return;
-      int64_t offset = start + static_cast<int64_t>(index) * part;
-      int64_t length = std::min<int64_t>(part, total - offset);
-      Call call{"GET",
-                full_key,
-                {},
-                {},
-                {},
-                "",
-                fmt::format("{} (bytes {}..{} of {})", what, offset, offset + length, total)};
-      call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
-      if (!etag.empty()) call.headers.emplace_back("if-match", etag);
-      absl::StatusOr<http::Response> reply = Send(call);
-      absl::Status status;
-      if (!reply.ok()) {
-        status = reply.status();
-      } else if (reply->status == 412) {
-        status = absl::AbortedError(
-            fmt::format("{}: the object was replaced during the download", what));
-      } else if (reply->status != 206) {
-        status = ReplyError(*reply, call.what);
-      } else if (static_cast<int64_t>(reply->body.size()) != length ||
-                 !reply->Header("content-range")
-                      .value_or("")
-                      .starts_with(fmt::format("bytes {}-", offset))) {
-        status = absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'",
-                                                 call.what, reply->body.size(),
-                                                 reply->Header("content-range").value_or("")));
-      } else {
-        std::memcpy(data.data() + offset, reply->body.data(), reply->body.size());
-      }
-      if (!status.ok()) {
-        std::lock_guard<std::mutex> lock(failure_mutex);
-        if (failure.ok()) failure = status;
-        failed = true;
-        return;
-      }
+  auto fetch_part = [&](int index) -> absl::Status {
+    int64_t offset = start + static_cast<int64_t>(index) * part;
+    int64_t length = std::min<int64_t>(part, total - offset);
+    Call call{"GET",
+              full_key,
+              {},
+              {},
+              {},
+              "",
+              fmt::format("{} (bytes {}..{} of {})", what, offset, offset + length, total)};
+    call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+    if (!etag.empty()) call.headers.emplace_back("if-match", etag);
+    absl::StatusOr<http::Response> reply = Send(call);
+    absl::Status status;
+    if (!reply.ok()) {
+      status = reply.status();
+    } else if (reply->status == 412) {
+      status =
+          absl::AbortedError(fmt::format("{}: the object was replaced during the download", what));
+    } else if (reply->status != 206) {
+      status = ReplyError(*reply, call.what);
+    } else if (static_cast<int64_t>(reply->body.size()) != length ||
+               !reply->Header("content-range")
+                    .value_or("")
+                    .starts_with(fmt::format("bytes {}-", offset))) {
+      status = absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'",
+                                               call.what, reply->body.size(),
+                                               reply->Header("content-range").value_or("")));
+    } else {
+      std::memcpy(data.data() + offset, reply->body.data(), reply->body.size());
     }
+    return status;
   };
-  const int threads = std::min(options_.parallelism, parts);
-  std::vector<std::thread> workers;
-  for (int i = 1; i < threads; ++i) workers.emplace_back(fetch_parts);
-  fetch_parts();
-  for (std::thread& worker : workers) worker.join();
+  absl::Status failure = RunPartsInParallel(parts, options_.parallelism, fetch_part);
   if (!failure.ok()) return failure;
   return data;
 }
