@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "client/cluster_client.h"
+#include "cluster/local_cluster.h"
 #include "common/ids.h"
 #include "common/sql_text.h"
 #include "duck/duck.h"
@@ -44,59 +45,6 @@ std::string ReadFile(const fs::path& path) {
   return text.str();
 }
 
-// A shardlake child process with its stderr in a file; killed (SIGKILL) and
-// reaped on destruction if still running.
-class Child {
- public:
-  explicit Child(const std::vector<std::string>& args)
-      : log_(fs::temp_directory_path() / ("shardlake-child-" + NewUuid() + ".log")) {
-    const char* bin = std::getenv("SHARDLAKE_BIN");
-    pid_ = fork();
-    if (pid_ == 0) {
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv{const_cast<char*>(bin)};
-      for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-      argv.push_back(nullptr);
-      execv(bin, argv.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      kill(pid_, SIGCONT);
-      Wait(seconds(10));
-    }
-    std::error_code ignored;
-    fs::remove(log_, ignored);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  void Signal(int signal) { kill(pid_, signal); }
-  // The exit code (128 + signal for a signal), or -1 if still running at the deadline.
-  int Wait(steady_clock::duration limit) {
-    auto deadline = steady_clock::now() + limit;
-    while (steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  std::string Log() const { return ReadFile(log_); }
-
- private:
-  fs::path log_;
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
-
 class ClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -114,37 +62,31 @@ class ClusterTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    port_file_ = fs::temp_directory_path() / ("shardlake-port-" + NewUuid());
-    server_ = std::make_unique<Child>(std::vector<std::string>{
-        "--threads", "1", "--data-dir", data_dir_->string(), "server", "--listen", "127.0.0.1:0",
-        "--port-file", port_file_.string(), "--compact-interval", "0"});
-    auto deadline = steady_clock::now() + seconds(30);
-    while (!fs::exists(port_file_) && steady_clock::now() < deadline) {
-      ASSERT_EQ(server_->Wait(std::chrono::milliseconds(50)), -1) << server_->Log();
-    }
-    ASSERT_TRUE(fs::exists(port_file_)) << "the server did not start: " << server_->Log();
-    address_ = "127.0.0.1:" + std::to_string(std::stoi(ReadFile(port_file_)));
+    LocalCluster::Options options;
+    options.binary = std::getenv("SHARDLAKE_BIN");
+    options.data_dir = data_dir_->string();
+    options.worker_password = kWorkerPassword;
+    options.log_dir = (*data_dir_ / ("logs-" + NewUuid())).string();
+    options.server_threads = 1;
+    options.server_args = {"--compact-interval", "0"};
+    cluster_ = std::make_unique<LocalCluster>(options);
+    absl::Status started = cluster_->StartServer(seconds(30));
+    ASSERT_TRUE(started.ok()) << started;
+    address_ = cluster_->address();
   }
   void TearDown() override {
-    workers_.clear();
-    if (server_) {
-      server_->Signal(SIGTERM);
-      EXPECT_EQ(server_->Wait(seconds(20)), 0) << "the server did not stop cleanly";
-      std::string log = server_->Log();
-      EXPECT_EQ(log.find(kClientPassword), std::string::npos) << "a password is in the log";
-      EXPECT_EQ(log.find(kWorkerPassword), std::string::npos) << "a password is in the log";
-    }
-    std::error_code ignored;
-    fs::remove(port_file_, ignored);
+    EXPECT_EQ(cluster_->StopServer(), 0) << "the server did not stop cleanly";
+    std::string log = cluster_->ServerLog();
+    EXPECT_EQ(log.find(kClientPassword), std::string::npos) << "a password is in the log";
+    EXPECT_EQ(log.find(kWorkerPassword), std::string::npos) << "a password is in the log";
+    cluster_.reset();
   }
 
   std::string CaPath() const { return (*data_dir_ / "tls" / "ca.crt").string(); }
 
-  Child& StartWorker(const std::string& name, const std::string& password = kWorkerPassword) {
-    workers_.push_back(std::make_unique<Child>(std::vector<std::string>{
-        "--threads", "1", "worker", "--server", address_, "--tls-roots", CaPath(), "--password",
-        password, "--name", name, "--max-tasks", "2"}));
-    return *workers_.back();
+  ChildProcess& StartWorker(const std::string& name,
+                            const std::string& password = kWorkerPassword) {
+    return cluster_->StartWorker(name, password);
   }
 
   std::unique_ptr<ClusterClient> Connect(const std::string& password = kClientPassword) {
@@ -166,10 +108,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   static fs::path* data_dir_;
-  fs::path port_file_;
+  std::unique_ptr<LocalCluster> cluster_;
   std::string address_;
-  std::unique_ptr<Child> server_;
-  std::vector<std::unique_ptr<Child>> workers_;
 };
 
 fs::path* ClusterTest::data_dir_ = nullptr;
@@ -269,11 +209,11 @@ TEST_F(ClusterTest, FailedLoginsAreRateLimited) {
   // Even the right password waits for the window now.
   auto blocked = ClusterClient::Connect({address_, CaPath(), "scott", kClientPassword, 10});
   EXPECT_EQ(blocked.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(server_->Log().find("failed login of user 'scott'"), std::string::npos);
+  EXPECT_NE(cluster_->ServerLog().find("failed login of user 'scott'"), std::string::npos);
 }
 
 TEST_F(ClusterTest, WorkerWithTheWrongPasswordIsRefused) {
-  Child& worker = StartWorker("intruder", "not-the-password");
+  ChildProcess& worker = StartWorker("intruder", "not-the-password");
   int code = worker.Wait(seconds(30));
   EXPECT_NE(code, 0);
   EXPECT_NE(code, -1) << "the worker kept running";
@@ -364,12 +304,12 @@ TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
 
   // kill -9 while the victim holds every task: it is the only worker and
   // stopped when the query starts; a second worker joins, then the victim dies.
-  Child& victim = StartWorker("victim");
+  ChildProcess& victim = StartWorker("victim");
   WaitForWorkers(*observer, 1);
   victim.Signal(SIGSTOP);
   auto running = std::async(std::launch::async, [&] { return RunSql(*client, sql); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  StartWorker("survivor");
+  ChildProcess& survivor = StartWorker("survivor");
   WaitForWorkers(*observer, 2);
   victim.Signal(SIGKILL);
   ASSERT_EQ(running.wait_for(seconds(60)), std::future_status::ready);
@@ -383,7 +323,6 @@ TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
 
   // The survivor stalls (SIGSTOP): it misses its heartbeats, is dropped, and
   // with no worker left the server runs the tasks itself.
-  Child& survivor = *workers_.back();
   survivor.Signal(SIGSTOP);
   auto started = steady_clock::now();
   auto stalled = RunSql(*client, sql);
@@ -391,7 +330,7 @@ TEST_F(ClusterTest, KilledAndStalledWorkersHaveTheirTasksRerun) {
   EXPECT_EQ(stalled->rows, expected->rows);
   EXPECT_GT(stalled->outcome.tasks_retried, 0);
   EXPECT_LT(steady_clock::now() - started, seconds(30));
-  EXPECT_NE(server_->Log().find("dropped"), std::string::npos) << server_->Log();
+  EXPECT_NE(cluster_->ServerLog().find("dropped"), std::string::npos) << cluster_->ServerLog();
   survivor.Signal(SIGCONT);
 }
 
@@ -414,7 +353,7 @@ TEST_F(ClusterTest, CancelAndTimeoutStopALongQuery) {
   ASSERT_TRUE(client->SetOption("timeout", "0").ok());
 
   // A distributed query waiting on a stalled worker is cancelled too.
-  Child& worker = StartWorker("slowpoke");
+  ChildProcess& worker = StartWorker("slowpoke");
   WaitForWorkers(*client, 1);
   worker.Signal(SIGSTOP);
   auto waiting = std::async(std::launch::async,

@@ -1,5 +1,5 @@
-// LocalCluster: runs a `shardlake server` and any number of `shardlake worker`
-// processes on 127.0.0.1 over a bootstrapped data dir, for end-to-end tests,
+// ChildProcess and LocalCluster: LocalCluster runs a `shardlake server` and any number of
+// `shardlake worker` processes on 127.0.0.1 over a bootstrapped data dir, for end-to-end tests,
 // benchmarks and the demo's checks. The server listens on a port the OS
 // picks (written to a port file); every wait is bounded in time; the
 // destructor stops every process (SIGTERM, then SIGKILL after a bounded wait)
@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,76 @@
 #include "fmt/format.h"
 
 namespace shardlake {
+
+// One child process (argv[0] is the executable, not searched in PATH) with its
+// stdout and stderr appended to `log`. It dies with the parent
+// (PR_SET_PDEATHSIG); the destructor stops it (Stop) if it still runs.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, std::string log) : log_(std::move(log)) {
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+      }
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~ChildProcess() { Stop(); }
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  void Signal(int signal) {
+    if (exit_code_ < 0) ::kill(pid_, signal);
+  }
+
+  // The exit code (128 + signal when killed by one), or -1 when the process
+  // still runs at the end of `limit`.
+  int Wait(std::chrono::steady_clock::duration limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (exit_code_ < 0) {
+      int status = 0;
+      pid_t done = waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      } else if (done < 0 || std::chrono::steady_clock::now() >= deadline) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    return exit_code_;
+  }
+
+  // SIGTERM (after SIGCONT: a stopped process cannot handle it), up to
+  // `grace` for a clean exit, then SIGKILL. Returns the exit code.
+  int Stop(std::chrono::steady_clock::duration grace = std::chrono::seconds(10)) {
+    if (pid_ <= 0 || exit_code_ >= 0) return exit_code_;
+    Signal(SIGCONT);
+    Signal(SIGTERM);
+    if (Wait(grace) >= 0) return exit_code_;
+    Signal(SIGKILL);
+    return Wait(std::chrono::seconds(10));
+  }
+
+  std::string Log() const {
+    std::ifstream in(log_);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
 
 class LocalCluster {
  public:
@@ -48,8 +119,8 @@ class LocalCluster {
     std::filesystem::create_directories(options_.log_dir);
   }
   ~LocalCluster() {
-    for (auto& [name, pid] : workers_) Stop(pid);
-    if (server_pid_ > 0) Stop(server_pid_);
+    workers_.clear();
+    server_.reset();
   }
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
@@ -61,7 +132,7 @@ class LocalCluster {
     std::vector<std::string> args = GlobalArgs(options_.server_threads);
     args.insert(args.end(), {"server", "--listen", "127.0.0.1:0", "--port-file", port_file});
     args.insert(args.end(), options_.server_args.begin(), options_.server_args.end());
-    server_pid_ = Spawn(args, options_.log_dir + "/server.log");
+    server_ = std::make_unique<ChildProcess>(args, options_.log_dir + "/server.log");
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(port_file);
@@ -70,46 +141,39 @@ class LocalCluster {
         port_ = port;
         return absl::OkStatus();
       }
-      int status = 0;
-      if (waitpid(server_pid_, &status, WNOHANG) == server_pid_) {
-        server_pid_ = -1;
+      if (server_->Wait(std::chrono::milliseconds(50)) >= 0) {
         return absl::InternalError(
             fmt::format("shardlake server exited at start; log:\n{}", ServerLog()));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return absl::DeadlineExceededError(
         fmt::format("shardlake server did not write its port in time; log:\n{}", ServerLog()));
   }
 
-  // Starts one worker process named `name`; returns its pid.
-  pid_t StartWorker(const std::string& name) {
+  // Starts one worker process named `name` (with the cluster's worker
+  // password unless `password` is given).
+  ChildProcess& StartWorker(const std::string& name, const std::string& password = "") {
     std::vector<std::string> args = GlobalArgs(options_.worker_threads);
     args.insert(args.end(), {"worker", "--server", address(), "--tls-roots", ca_file(),
-                             "--password", options_.worker_password, "--name", name, "--cache-dir",
-                             options_.log_dir + "/cache-" + name});
-    pid_t pid = Spawn(args, options_.log_dir + "/" + name + ".log");
-    workers_[name] = pid;
-    return pid;
+                             "--password", password.empty() ? options_.worker_password : password,
+                             "--name", name, "--cache-dir", options_.log_dir + "/cache-" + name});
+    auto& worker = workers_[name];
+    worker.reset();  // a worker of the same name is stopped first
+    worker = std::make_unique<ChildProcess>(args, options_.log_dir + "/" + name + ".log");
+    return *worker;
   }
 
-  // Stops a worker: SIGTERM (clean) or any other signal (SIGKILL: a crash).
-  void SignalWorker(const std::string& name, int signal) {
-    auto it = workers_.find(name);
-    if (it == workers_.end()) return;
-    ::kill(it->second, signal);
-    if (signal == SIGKILL || signal == SIGTERM) {
-      Stop(it->second);
-      workers_.erase(it);
-    }
+  // Stops and forgets a worker.
+  void StopWorker(const std::string& name) { workers_.erase(name); }
+
+  // SIGTERM to the server; its exit code after up to `grace` (then SIGKILL).
+  int StopServer(std::chrono::steady_clock::duration grace = std::chrono::seconds(20)) {
+    return server_ != nullptr ? server_->Stop(grace) : -1;
   }
 
   std::string address() const { return fmt::format("127.0.0.1:{}", port_); }
   std::string ca_file() const { return options_.data_dir + "/tls/ca.crt"; }
-  std::string ServerLog() const { return ReadFile(options_.log_dir + "/server.log"); }
-  std::string WorkerLog(const std::string& name) const {
-    return ReadFile(options_.log_dir + "/" + name + ".log");
-  }
+  std::string ServerLog() const { return server_ != nullptr ? server_->Log() : ""; }
 
  private:
   std::vector<std::string> GlobalArgs(int threads) const {
@@ -118,50 +182,10 @@ class LocalCluster {
     return args;
   }
 
-  static pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-    std::vector<char*> argv;
-    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-      }
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    return pid;
-  }
-
-  // SIGTERM, up to 10 s for a clean exit, then SIGKILL.
-  static void Stop(pid_t pid) {
-    if (pid <= 0) return;
-    ::kill(pid, SIGCONT);  // a stopped process cannot handle SIGTERM
-    ::kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pid_t done = waitpid(pid, &status, WNOHANG);
-      if (done == pid || done < 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-  }
-
-  static std::string ReadFile(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-
   Options options_;
-  pid_t server_pid_ = -1;
+  std::unique_ptr<ChildProcess> server_;
   int port_ = 0;
-  std::map<std::string, pid_t> workers_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> workers_;
 };
 
 }  // namespace shardlake
