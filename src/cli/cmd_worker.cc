@@ -22,7 +22,9 @@ CLI::App* AddWorkerCommand(CLI::App& app, WorkerFlags& flags) {
   command->add_option("--password", flags.password, "the worker password from the bootstrap")
       ->required();
   command->add_option("--name", flags.name, "worker name (default <host>-<pid>)");
-  command->add_option("--max-tasks", flags.max_tasks, "tasks run at once (default 2)")
+  command
+      ->add_option("--max-tasks", flags.max_tasks,
+                   "tasks run at once (default 1: a task uses all --threads)")
       ->check(CLI::Range(1, 1024));
   command->add_option("--cache-dir", flags.cache_dir,
                       "local cache of objects from remote stores (default: a temp dir)");

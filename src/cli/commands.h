@@ -81,7 +81,7 @@ struct WorkerFlags {
   std::string tls_roots;
   std::string password;
   std::string name;
-  int max_tasks = 2;
+  int max_tasks = 1;
   std::string cache_dir;
 };
 CLI::App* AddWorkerCommand(CLI::App& app, WorkerFlags& flags);

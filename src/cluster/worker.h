@@ -30,8 +30,10 @@ struct WorkerOptions {
   std::string tls_roots_path;  // the cluster's ca.crt
   std::string password;        // the worker password
   std::string name;            // empty: "<hostname>-<pid>"
-  int max_tasks = 2;
-  int threads = 0;  // DuckDB threads per task; 0 = DuckDB's default
+  // Tasks run at once. One task already uses every DuckDB thread; more only
+  // oversubscribe the cores and repeat the broadcast tables' work.
+  int max_tasks = 1;
+  int threads = 0;  // DuckDB threads of the worker; 0 = DuckDB's default
   std::string memory_limit;
   std::string cache_dir;  // file cache for non-local stores; empty: a temp dir
   int64_t cache_bytes = 10LL << 30;
