@@ -228,20 +228,41 @@ class AggregateSplitter {
       return CannotDistribute(
           fmt::format("aggregate {}() with {} arguments cannot be split", name, children.size()));
     }
+    for (const Json& child : children) {
+      bool star = false;
+      planner::Walk(child, [&](const Json& node) {
+        star = star || IsClass(node, "STAR");
+        return !star;
+      });
+      // COLUMNS(...) expands into one aggregate per column: one partial
+      // column would not hold them.
+      if (star) return CannotDistribute(fmt::format("COLUMNS(...) or * inside {}()", name));
+    }
     if (name == "count_star" || name == "count") {
       std::string partial = AddPartial(call);
       Note(name, "count per worker, summed (cast back to BIGINT)");
       return Expression(fmt::format("CAST(COALESCE(SUM({}), 0) AS BIGINT)", Quoted(partial)));
     }
+
     if (children.empty()) return CannotDistribute(fmt::format("aggregate {}()", name));
-    if (name == "sum" || name == "min" || name == "max" || name == "bool_and" ||
-        name == "bool_or") {
+    // Associative and commutative, NULL-ignoring, NULL on no input: the
+    // same aggregate merges the partials.
+    static const std::map<std::string, std::string> kSelfMerging = {
+        {"sum", "SUM"},
+        {"min", "MIN"},
+        {"max", "MAX"},
+        {"bool_and", "BOOL_AND"},
+        {"bool_or", "BOOL_OR"},
+        {"bit_and", "BIT_AND"},
+        {"bit_or", "BIT_OR"},
+        {"bit_xor", "BIT_XOR"},
+        {"product", "PRODUCT"},
+        // count_if sums (a HUGEINT, NULL on no input)
+        {"count_if", "SUM"},
+        {"countif", "SUM"}};
+    if (auto self = kSelfMerging.find(name); self != kSelfMerging.end()) {
       std::string partial = AddPartial(call);
-      std::string merge = name == "sum"        ? "SUM"
-                          : name == "min"      ? "MIN"
-                          : name == "max"      ? "MAX"
-                          : name == "bool_and" ? "BOOL_AND"
-                                               : "BOOL_OR";
+      const std::string& merge = self->second;
       Note(name, fmt::format("{} per worker, {} of the partials", name, merge));
       return Expression(fmt::format("{}({})", merge, Quoted(partial)));
     }
@@ -836,6 +857,36 @@ class QueryPlanner {
     std::vector<std::string> final_names;
     if (star) {
       if (order != nullptr) {
+        std::set<std::string> order_names;
+        for (const Json& entry : (*order)["orders"]) {
+          const Json& expression = entry["expression"];
+          if (IsClass(expression, "COLUMN_REF")) {
+            order_names.insert(LowerCase(expression["column_names"].back().get<std::string>()));
+          }
+        }
+        for (const Json& item : select_list) {
+          // The coordinator orders the worker's columns by name: a column
+          // the star leaves out or renames is not among them.
+          auto has = [&](const char* key) {
+            return item.contains(key) && !item[key].is_null() && !item[key].empty();
+          };
+          bool excluded = false;
+          if (has("exclude_list")) {
+            for (const Json& name : item["exclude_list"]) {
+              excluded = excluded || !name.is_string() ||
+                         order_names.count(LowerCase(name.get<std::string>())) > 0;
+            }
+          }
+          bool plain =
+              !IsClass(item, "STAR") ||
+              (!excluded && !has("replace_list") && !has("rename_list") &&
+               !has("qualified_exclude_list") && !item.value("columns", false) && !has("expr"));
+          if (!plain) {
+            return CannotDistribute(
+                "ORDER BY with SELECT * EXCLUDE (of an ORDER BY column) / REPLACE / RENAME or "
+                "COLUMNS(...)");
+          }
+        }
         for (const Json& entry : (*order)["orders"]) {
           const Json& expression = entry["expression"];
           bool simple =
@@ -1263,6 +1314,12 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
   }
   if (ContainsClass(node, "PARAMETER")) {
     plan.reason = "prepared-statement parameter";
+    return plan;
+  }
+  if (ContainsClass(node, "POSITIONAL_REFERENCE")) {
+    // #n names the n-th column of the FROM clause; the worker's select list
+    // and the result's column names would have to be rebuilt around it.
+    plan.reason = "positional reference (#n)";
     return plan;
   }
   std::vector<std::string> cte_notes;
