@@ -1166,6 +1166,37 @@ std::string FindCoordinatorCollation(const Json& node) {
   return "";
 }
 
+// A select-list alias that WHERE or another select-list item refers to
+// (DuckDB binds such a name to the alias when no column of the FROM clause
+// has it), or "" when none is.
+std::string FindLateralAlias(const Json& node, const planner::SourceAnalysis& sources) {
+  std::map<std::string, size_t> aliases;
+  const Json& select_list = node["select_list"];
+  for (size_t i = 0; i < select_list.size(); ++i) {
+    std::string alias = select_list[i].value("alias", "");
+    if (!alias.empty()) aliases.emplace(LowerCase(alias), i);
+  }
+  if (aliases.empty()) return "";
+  std::set<std::string> columns;
+  for (const std::string& column : sources.top_level_columns) columns.insert(LowerCase(column));
+  std::string found;
+  auto check = [&](const Json& expression, std::optional<size_t> item) {
+    planner::Walk(expression, [&](const Json& ref) {
+      if (!found.empty()) return false;
+      if (!IsClass(ref, "COLUMN_REF") || ref["column_names"].size() != 1) return true;
+      std::string name = LowerCase(ref["column_names"][0].get<std::string>());
+      auto alias = aliases.find(name);
+      if (alias == aliases.end() || (item && alias->second == *item)) return true;
+      if (sources.top_level_columns_known && columns.count(name) > 0) return true;
+      found = ref["column_names"][0].get<std::string>();
+      return false;
+    });
+  };
+  if (!node["where_clause"].is_null()) check(node["where_clause"], std::nullopt);
+  for (size_t i = 0; i < select_list.size(); ++i) check(select_list[i], i);
+  return found;
+}
+
 // The names DuckDB's binder turns into function calls when no table in
 // scope has such a column (GetSQLValueFunctionName): they read the clock or
 // the session, so they are volatile like now().
@@ -1340,6 +1371,12 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
   planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
   if (!sources.ok) {
     plan.reason = sources.reason;
+    return plan;
+  }
+  if (std::string alias = FindLateralAlias(node, sources); !alias.empty()) {
+    // The worker query renames the select list (__c0, __k0, ...), so the
+    // alias would no longer be there to refer to.
+    plan.reason = fmt::format("WHERE or the select list refers to the select-list alias {}", alias);
     return plan;
   }
   plan.notes = std::move(cte_notes);
