@@ -620,6 +620,8 @@ TEST_F(EdgeCaseTest, DivergenceBatteryMatchesSingleNode) {
       {"SELECT g, grouping(g) AS gg, count(*) FROM t GROUP BY g ORDER BY g", true},
       {"SELECT * EXCLUDE (iv, tz) FROM t WHERE id < 30 ORDER BY id", true},
       {"SELECT t.* REPLACE (x + 1 AS x) FROM t WHERE id % 97 = 1", false},
+      // ... while with ORDER BY (on a unique key) a subquery's LIMIT is repeatable
+      {"SELECT count(*) FROM t WHERE g IN (SELECT wk FROM w ORDER BY wk DESC LIMIT 3)", false},
       // COLLATE only in WHERE: the comparison runs on the workers
       {"SELECT count(*), min(s) FROM t WHERE s COLLATE nocase = 'A'", false},
       // DISTINCT and aggregates over all-NULL / one-slice groups
@@ -686,6 +688,11 @@ TEST_F(EdgeCaseTest, DivergenceBatteryMatchesSingleNode) {
       {"SELECT x + 1 AS a, a * 2 AS b FROM t WHERE id < 20", "alias a"},
       {"SELECT x + 1 AS a FROM t WHERE a > 3", "alias a"},
       {"SELECT g AS grp, count(*) FROM t WHERE grp > 2 GROUP BY grp", "alias grp"},
+      // a subquery every worker evaluates must pick the same rows in each
+      {"SELECT count(*) FROM t WHERE g = (SELECT wk FROM w LIMIT 1)", "LIMIT without ORDER BY"},
+      {"SELECT count(*) FROM t WHERE g IN (SELECT wk FROM w LIMIT 3)", "LIMIT without ORDER BY"},
+      {"SELECT sum(x) FROM t WHERE g = (SELECT any_value(wk) FROM w)", "any_value()"},
+      {"SELECT id FROM t, (SELECT first(wname) AS n FROM w) AS f WHERE id < 3", "first()"},
   };
   for (const auto& [sql, reason] : fallbacks) {
     auto plan = simulation_->planner().Plan(sql, simulation_->Lookup());
