@@ -688,6 +688,9 @@ TEST_F(EdgeCaseTest, DivergenceBatteryMatchesSingleNode) {
       {"SELECT x + 1 AS a, a * 2 AS b FROM t WHERE id < 20", "alias a"},
       {"SELECT x + 1 AS a FROM t WHERE a > 3", "alias a"},
       {"SELECT g AS grp, count(*) FROM t WHERE grp > 2 GROUP BY grp", "alias grp"},
+      // caught only by binding the worker query over the tables' types: the
+      // ORDER BY expression goes to the worker, where the alias is gone
+      {"SELECT x + 1 AS a FROM t ORDER BY a * 2, id LIMIT 4", "worker query does not bind"},
       // a subquery every worker evaluates must pick the same rows in each
       {"SELECT count(*) FROM t WHERE g = (SELECT wk FROM w LIMIT 1)", "LIMIT without ORDER BY"},
       {"SELECT count(*) FROM t WHERE g IN (SELECT wk FROM w LIMIT 3)", "LIMIT without ORDER BY"},
