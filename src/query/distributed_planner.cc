@@ -1222,7 +1222,8 @@ std::string FindVolatileCall(const Json& node, const std::set<std::string>& vola
       if (volatile_functions.count(name) > 0) found = name + "()";
     } else if (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1) {
       std::string name = expression["column_names"][0].get<std::string>();
-      if (SqlValueKeywords().count(LowerCase(name)) > 0 && table_columns.count(name) == 0) {
+      if (SqlValueKeywords().count(LowerCase(name)) > 0 &&
+          table_columns.count(LowerCase(name)) == 0) {
         found = LowerCase(name);
       }
     }
@@ -1382,11 +1383,13 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
   plan.notes = std::move(cte_notes);
   plan.notes.insert(plan.notes.end(), sources.notes.begin(), sources.notes.end());
   TypeProbe types(connection_, lookup);
+  // Lower-case column names of the query's tables: a SQL value keyword such
+  // as `user` that names one of them is a column, not a call.
   std::set<std::string> table_columns;
   for (const auto* tables : {&sources.sliced_tables, &sources.whole_tables}) {
     for (const std::string& name : *tables) {
       if (auto layout = lookup(name)) {
-        table_columns.insert(layout->columns.begin(), layout->columns.end());
+        for (const std::string& column : layout->columns) table_columns.insert(LowerCase(column));
       }
     }
   }

@@ -568,6 +568,7 @@ TEST_F(EdgeCaseTest, VolatileFunctionsStayOffTheWorkers) {
       {"SELECT g, count(*) + 0 * random() AS n FROM t GROUP BY g ORDER BY g", true},
       // a column named like a SQL value keyword is a column
       {"SELECT \"user\", count(*) FROM t2 GROUP BY \"user\" ORDER BY 1", true},
+      {"SELECT count(*) FROM t2 WHERE USER > 0", false},
   };
   for (const BatteryQuery& query : coordinator_only) {
     DistributedPlan plan = simulation_->Check(query.sql, query.ordered, query.sql);
