@@ -73,6 +73,12 @@ class AggregateSplitter {
   std::vector<std::pair<std::string, Json>> partials;  // worker column, expression
   std::vector<std::string> window_columns;             // SQL over our own names only
   std::vector<std::string> notes;
+  // Result types of the query's avg() calls, keyed by the call's normalized
+  // tree (see AverageKey); when they are not known, why.
+  std::map<std::string, std::string> average_types;
+  std::string average_types_unknown;
+
+  static std::string AverageKey(const Json& call) { return planner::Normalized(call).dump(); }
 
   static std::string KeyName(size_t i) { return fmt::format("__k{}", i); }
 
@@ -222,30 +228,45 @@ class AggregateSplitter {
       return CannotDistribute(
           fmt::format("aggregate {}() with {} arguments cannot be split", name, children.size()));
     }
+    for (const Json& child : children) {
+      bool star = false;
+      planner::Walk(child, [&](const Json& node) {
+        star = star || IsClass(node, "STAR");
+        return !star;
+      });
+      // COLUMNS(...) expands into one aggregate per column: one partial
+      // column would not hold them.
+      if (star) return CannotDistribute(fmt::format("COLUMNS(...) or * inside {}()", name));
+    }
     if (name == "count_star" || name == "count") {
       std::string partial = AddPartial(call);
       Note(name, "count per worker, summed (cast back to BIGINT)");
       return Expression(fmt::format("CAST(COALESCE(SUM({}), 0) AS BIGINT)", Quoted(partial)));
     }
+
     if (children.empty()) return CannotDistribute(fmt::format("aggregate {}()", name));
-    if (name == "sum" || name == "min" || name == "max" || name == "bool_and" ||
-        name == "bool_or") {
+    // Associative and commutative, NULL-ignoring, NULL on no input: the
+    // same aggregate merges the partials.
+    static const std::map<std::string, std::string> kSelfMerging = {
+        {"sum", "SUM"},
+        {"min", "MIN"},
+        {"max", "MAX"},
+        {"bool_and", "BOOL_AND"},
+        {"bool_or", "BOOL_OR"},
+        {"bit_and", "BIT_AND"},
+        {"bit_or", "BIT_OR"},
+        {"bit_xor", "BIT_XOR"},
+        {"product", "PRODUCT"},
+        // count_if sums (a HUGEINT, NULL on no input)
+        {"count_if", "SUM"},
+        {"countif", "SUM"}};
+    if (auto self = kSelfMerging.find(name); self != kSelfMerging.end()) {
       std::string partial = AddPartial(call);
-      std::string merge = name == "sum"        ? "SUM"
-                          : name == "min"      ? "MIN"
-                          : name == "max"      ? "MAX"
-                          : name == "bool_and" ? "BOOL_AND"
-                                               : "BOOL_OR";
+      const std::string& merge = self->second;
       Note(name, fmt::format("{} per worker, {} of the partials", name, merge));
       return Expression(fmt::format("{}({})", merge, Quoted(partial)));
     }
-    if (name == "avg" || name == "mean") {
-      std::string sum = AddPartial(Renamed(call, "sum"));
-      std::string count = AddPartial(Renamed(call, "count"));
-      Note(name, "sum and count per worker; the coordinator divides the totals");
-      return Expression(
-          fmt::format("CAST(SUM({}) AS DOUBLE) / NULLIF(SUM({}), 0)", Quoted(sum), Quoted(count)));
-    }
+    if (name == "avg" || name == "mean") return MergeAverage(call, name);
     if (VarianceFunctions().count(name) > 0) {
       std::string n = Quoted(AddPartial(Renamed(call, "count")));
       std::string mean = Quoted(AddPartial(Renamed(call, "avg")));
@@ -275,11 +296,174 @@ class AggregateSplitter {
         fmt::format("aggregate {}() cannot be split into partial aggregates", name));
   }
 
+  // avg(x) returns DOUBLE for numbers: the totals of sum(x) and count(x)
+  // divided. For TIMESTAMP, TIMESTAMPTZ and TIME (DATE and the other
+  // timestamp units are cast to TIMESTAMP) DuckDB sums the microseconds in a
+  // HUGEINT, divides truncating toward zero, and rounds up when the
+  // remainder exceeds half the count (DiscreteAverageOperation); the
+  // coordinator does the same with the totals. INTERVAL and TIMETZ averages
+  // have no such split and fall back.
+  absl::StatusOr<Json> MergeAverage(const Json& call, const std::string& name) {
+    auto type = average_types.find(AverageKey(call));
+    if (type == average_types.end()) {
+      return CannotDistribute(
+          fmt::format("{}() is split by its argument's type, which is unknown here ({})", name,
+                      average_types_unknown.empty() ? "not probed" : average_types_unknown));
+    }
+    std::string count = AddPartial(Renamed(call, "count"));
+    if (type->second == "DOUBLE") {
+      std::string sum = AddPartial(Renamed(call, "sum"));
+      Note(name, "sum and count per worker; the coordinator divides the totals");
+      return Expression(
+          fmt::format("CAST(SUM({}) AS DOUBLE) / NULLIF(SUM({}), 0)", Quoted(sum), Quoted(count)));
+    }
+    std::string cast_type;
+    std::string from_micros;
+    if (type->second == "TIMESTAMP") {
+      cast_type = "TIMESTAMP";
+      from_micros = "make_timestamp({})";
+    } else if (type->second == "TIMESTAMP WITH TIME ZONE") {
+      cast_type = "TIMESTAMPTZ";
+      from_micros = "make_timestamptz({})";
+    } else if (type->second == "TIME") {
+      cast_type = "TIME";
+      from_micros = "CAST(make_timestamp({}) AS TIME)";
+    } else {
+      return CannotDistribute(fmt::format(
+          "{}() returning {} cannot be split into partial aggregates", name, type->second));
+    }
+    ASSIGN_OR_RETURN(Json micros,
+                     ParseNow(fmt::format("epoch_us(CAST(__shardlake_value AS {}))", cast_type)));
+    planner::Substitute(micros, {{"__shardlake_value", call["children"][0]}});
+    Json sum_call = Renamed(call, "sum");
+    sum_call["children"] = Json::array({std::move(micros)});
+    std::string total = Quoted(AddPartial(std::move(sum_call)));
+    std::string n = fmt::format("SUM({})", Quoted(count));
+    std::string s = fmt::format("SUM({})", total);
+    std::string rounded = fmt::format(
+        "CAST({0} // {1} + CASE WHEN {0} % {1} > {1} // 2 THEN 1 ELSE 0 END AS BIGINT)", s, n);
+    Note(name, fmt::format("{} average: microsecond sum and count per worker; the coordinator "
+                           "divides and rounds as DuckDB does",
+                           type->second));
+    return Expression(fmt::format("CASE WHEN {} > 0 THEN {} END", n,
+                                  fmt::format(fmt::runtime(from_micros), rounded)));
+  }
+
   duck::Connection& connection_;
   const std::set<std::string>& aggregates_;
   std::map<std::string, std::string> partial_by_key_;
   std::set<std::string> noted_;
   std::vector<std::string> merge_sql_;
+};
+
+// Learns the result types of queries over the lake tables without reading
+// them: every table reference becomes an empty stand-in with the table's
+// column names and types (TableLayout::column_types), and DuckDB binds the
+// query (DESCRIBE).
+class TypeProbe {
+ public:
+  TypeProbe(duck::Connection& connection, const TableLayoutLookup& lookup)
+      : connection_(connection), lookup_(lookup) {}
+
+  using Columns = std::vector<std::pair<std::string, std::string>>;
+
+  // The result columns of `sql` (a coordinator query) when kPartialsTable
+  // has `partials`; errors as for Describe. One DuckDB call: the stand-in is
+  // a common table expression named like the table.
+  static absl::StatusOr<Columns> DescribeOverPartials(duck::Connection& connection,
+                                                      const std::string& sql,
+                                                      const Columns& partials) {
+    ASSIGN_OR_RETURN(std::string columns, EmptyRowSql(kPartialsTable, partials));
+    auto result = connection.Query(
+        fmt::format("SELECT column_name, column_type FROM (DESCRIBE WITH {} AS (SELECT {} LIMIT "
+                    "0) {})",
+                    Quoted(kPartialsTable), columns, sql));
+    if (!result.ok()) return absl::InvalidArgumentError(std::string(result.status().message()));
+    ASSIGN_OR_RETURN(auto rows, (*result)->FetchAllAsStrings());
+    Columns described;
+    for (const auto& row : rows) described.emplace_back(row[0].value_or(""), row[1].value_or(""));
+    return described;
+  }
+
+  // The result columns of `statement`. Errors: FailedPrecondition when a
+  // table's column types are unknown (the message names it); InvalidArgument
+  // with DuckDB's message when the query does not bind.
+  absl::StatusOr<Columns> Describe(const Json& statement) {
+    Json copy = statement;
+    absl::Status status;
+    planner::ReplaceBaseTables(copy, [&](const Json& table) -> std::optional<Json> {
+      auto stand_in = StandIn(table);
+      if (!stand_in.ok()) {
+        if (status.ok()) status = stand_in.status();
+        return std::nullopt;
+      }
+      return std::move(*stand_in);
+    });
+    RETURN_IF_ERROR(status);
+    return planner::DescribeStatement(connection_, copy);
+  }
+
+ private:
+  static std::string WrittenName(const Json& table) {
+    std::string written = table.value("table_name", "");
+    std::string schema = table.value("schema_name", "");
+    std::string catalog = table.value("catalog_name", "");
+    if (!schema.empty()) written = schema + "." + written;
+    if (!catalog.empty()) written = catalog + "." + written;
+    return written;
+  }
+
+  // "CAST(NULL AS type) AS name, ..." for `columns` of `table`.
+  static absl::StatusOr<std::string> EmptyRowSql(const std::string& table, const Columns& columns) {
+    std::vector<std::string> items;
+    for (const auto& [name, type] : columns) {
+      // Type names come from the catalog or DESCRIBE (DuckDB's own
+      // spelling); refuse anything that could end the expression.
+      if (type.empty() || type.find_first_of(";'") != std::string::npos ||
+          type.find("--") != std::string::npos || type.find("/*") != std::string::npos) {
+        return absl::FailedPreconditionError(
+            fmt::format("column {} of {} has an unusable type name", name, table));
+      }
+      items.push_back(fmt::format("CAST(NULL AS {}) AS {}", type, Quoted(name)));
+    }
+    if (items.empty()) {
+      return absl::FailedPreconditionError(fmt::format("{} has no known columns", table));
+    }
+    return fmt::format("{}", fmt::join(items, ", "));
+  }
+
+  // A derived table standing in for the base table reference `table`.
+  absl::StatusOr<Json> StandIn(const Json& table) {
+    std::string written = WrittenName(table);
+    auto it = stand_ins_.find(written);
+    if (it == stand_ins_.end()) {
+      std::optional<TableLayout> layout = lookup_(written);
+      if (!layout || layout->column_types.empty() ||
+          layout->column_types.size() != layout->columns.size()) {
+        return absl::FailedPreconditionError(
+            fmt::format("the column types of {} are unknown", written));
+      }
+      Columns columns;
+      for (size_t i = 0; i < layout->columns.size(); ++i) {
+        columns.emplace_back(layout->columns[i], layout->column_types[i]);
+      }
+      ASSIGN_OR_RETURN(std::string items, EmptyRowSql(written, columns));
+      ASSIGN_OR_RETURN(
+          std::vector<Json> parsed,
+          planner::SerializeStatements(
+              connection_, fmt::format("SELECT * FROM (SELECT {} LIMIT 0) AS t", items)));
+      it = stand_ins_.emplace(written, parsed[0]["node"]["from_table"]).first;
+    }
+    Json stand_in = it->second;
+    std::string alias = table.value("alias", "");
+    stand_in["alias"] = alias.empty() ? table.value("table_name", "") : alias;
+    stand_in["column_name_alias"] = table["column_name_alias"];
+    return stand_in;
+  }
+
+  duck::Connection& connection_;
+  const TableLayoutLookup& lookup_;
+  std::map<std::string, Json> stand_ins_;
 };
 
 struct LimitInfo {
@@ -317,12 +501,17 @@ namespace {
 class QueryPlanner {
  public:
   QueryPlanner(duck::Connection& connection, const std::set<std::string>& aggregates,
-               const Json& node, const planner::SourceAnalysis& sources, DistributedPlan& plan)
+               const Json& node, const planner::SourceAnalysis& sources, TypeProbe& types,
+               DistributedPlan& plan)
       : connection_(connection),
         aggregates_(aggregates),
         node_(node),
         sources_(sources),
+        types_(types),
         plan_(plan) {}
+
+  // The statement plan_.worker_sql was written from, once planned.
+  Json worker_statement;
 
   absl::Status PlanAggregate() {
     std::string handling = node_.value("aggregate_handling", "");
@@ -353,6 +542,7 @@ class QueryPlanner {
       if (!alias.empty()) aliases[alias] = item;
     }
     AggregateSplitter splitter(connection_, aggregates_);
+    RETURN_IF_ERROR(ProbeAverageTypes(splitter));
     for (const Json& group : groups) {
       Json resolved = group;
       if (auto position = IntegerValue(group)) {
@@ -460,8 +650,9 @@ class QueryPlanner {
     worker["having"] = nullptr;
     worker["modifiers"] = Json::array();
     worker["aggregate_handling"] = "STANDARD_HANDLING";
+    worker_statement = planner::StatementOf(std::move(worker));
     ASSIGN_OR_RETURN(plan_.worker_sql,
-                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+                     planner::DeserializeStatement(connection_, worker_statement));
 
     // Coordinator: merge per group over the partials table.
     std::string from = Quoted(kPartialsTable);
@@ -493,6 +684,52 @@ class QueryPlanner {
             : fmt::format(" and {} DISTINCT argument(s)", splitter.distinct_expressions.size()),
         splitter.partials.size()));
     for (std::string& note : splitter.notes) plan_.notes.push_back(std::move(note));
+    return absl::OkStatus();
+  }
+
+  // Fills splitter.average_types with the result type of every avg() the
+  // query's select list, HAVING and ORDER BY call (over the query's own
+  // FROM clause), or average_types_unknown with why they are not known.
+  absl::Status ProbeAverageTypes(AggregateSplitter& splitter) {
+    Json calls = Json::array();
+    auto collect = [&](const Json& expression) {
+      planner::Walk(expression, [&](const Json& node) {
+        if (IsClass(node, "FUNCTION") && !node.value("distinct", false) &&
+            node["children"].size() == 1) {
+          std::string name = LowerCase(node.value("function_name", ""));
+          if (name == "avg" || name == "mean") {
+            Json call = node;
+            call["alias"] = fmt::format("__p{}", calls.size());
+            calls.push_back(std::move(call));
+            return false;
+          }
+        }
+        return true;
+      });
+    };
+    for (const Json& item : node_["select_list"]) collect(item);
+    if (!node_["having"].is_null()) collect(node_["having"]);
+    const Json* order = FindModifier(node_, "ORDER_MODIFIER");
+    if (order != nullptr) {
+      for (const Json& entry : (*order)["orders"]) collect(entry["expression"]);
+    }
+    if (calls.empty()) return absl::OkStatus();
+    Json probe = node_;
+    probe["select_list"] = calls;
+    probe["group_expressions"] = Json::array();
+    probe["group_sets"] = Json::array();
+    probe["having"] = nullptr;
+    probe["modifiers"] = Json::array();
+    probe["aggregate_handling"] = "STANDARD_HANDLING";
+    auto columns = types_.Describe(planner::StatementOf(std::move(probe)));
+    if (!columns.ok()) {
+      splitter.average_types_unknown = std::string(columns.status().message());
+      return absl::OkStatus();
+    }
+    if (columns->size() != calls.size()) return absl::InternalError("avg() type probe mismatch");
+    for (size_t i = 0; i < calls.size(); ++i) {
+      splitter.average_types[AggregateSplitter::AverageKey(calls[i])] = (*columns)[i].second;
+    }
     return absl::OkStatus();
   }
 
@@ -560,8 +797,9 @@ class QueryPlanner {
       worker_limit["offset"] = nullptr;
       worker["modifiers"].push_back(std::move(worker_limit));
     }
+    worker_statement = planner::StatementOf(std::move(worker));
     ASSIGN_OR_RETURN(std::string worker_sql,
-                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+                     planner::DeserializeStatement(connection_, worker_statement));
 
     ASSIGN_OR_RETURN(std::vector<Json> templates,
                      planner::SerializeStatements(
@@ -619,6 +857,36 @@ class QueryPlanner {
     std::vector<std::string> final_names;
     if (star) {
       if (order != nullptr) {
+        std::set<std::string> order_names;
+        for (const Json& entry : (*order)["orders"]) {
+          const Json& expression = entry["expression"];
+          if (IsClass(expression, "COLUMN_REF")) {
+            order_names.insert(LowerCase(expression["column_names"].back().get<std::string>()));
+          }
+        }
+        for (const Json& item : select_list) {
+          // The coordinator orders the worker's columns by name: a column
+          // the star leaves out or renames is not among them.
+          auto has = [&](const char* key) {
+            return item.contains(key) && !item[key].is_null() && !item[key].empty();
+          };
+          bool excluded = false;
+          if (has("exclude_list")) {
+            for (const Json& name : item["exclude_list"]) {
+              excluded = excluded || !name.is_string() ||
+                         order_names.count(LowerCase(name.get<std::string>())) > 0;
+            }
+          }
+          bool plain =
+              !IsClass(item, "STAR") ||
+              (!excluded && !has("replace_list") && !has("rename_list") &&
+               !has("qualified_exclude_list") && !item.value("columns", false) && !has("expr"));
+          if (!plain) {
+            return CannotDistribute(
+                "ORDER BY with SELECT * EXCLUDE (of an ORDER BY column) / REPLACE / RENAME or "
+                "COLUMNS(...)");
+          }
+        }
         for (const Json& entry : (*order)["orders"]) {
           const Json& expression = entry["expression"];
           bool simple =
@@ -704,8 +972,9 @@ class QueryPlanner {
     } else if (limit.present) {
       plan_.notes.push_back("LIMIT is not a constant: applied on the coordinator only");
     }
+    worker_statement = planner::StatementOf(std::move(worker));
     ASSIGN_OR_RETURN(plan_.worker_sql,
-                     planner::DeserializeStatement(connection_, planner::StatementOf(worker)));
+                     planner::DeserializeStatement(connection_, worker_statement));
 
     ASSIGN_OR_RETURN(std::vector<Json> templates,
                      planner::SerializeStatements(
@@ -745,6 +1014,7 @@ class QueryPlanner {
   const std::set<std::string>& aggregates_;
   const Json& node_;
   const planner::SourceAnalysis& sources_;
+  TypeProbe& types_;
   DistributedPlan& plan_;
 };
 
@@ -874,6 +1144,150 @@ bool IsAggregateQuery(const Json& node, const std::set<std::string>& aggregates)
   return false;
 }
 
+// Where a COLLATE clause sits in the parts of `node` whose values the
+// coordinator compares (select list, GROUP BY, HAVING, ORDER BY, DISTINCT
+// ON), or "" when none does. Collations stay on the workers: a partial
+// result's column is plain VARCHAR (its DESCRIBE type), so the coordinator
+// would sort, group and take min/max byte-wise.
+std::string FindCoordinatorCollation(const Json& node) {
+  bool found = false;
+  auto check = [&](const Json& part) {
+    planner::WalkAll(part, [&](const Json& expression) {
+      if (IsClass(expression, "COLLATE")) found = true;
+    });
+    return found;
+  };
+  if (check(node["select_list"])) return "the select list";
+  if (check(node["group_expressions"])) return "GROUP BY";
+  if (check(node["having"])) return "HAVING";
+  for (const Json& modifier : node["modifiers"]) {
+    if (check(modifier)) return "ORDER BY / DISTINCT ON";
+  }
+  return "";
+}
+
+// A select-list alias that WHERE or another select-list item refers to
+// (DuckDB binds such a name to the alias when no column of the FROM clause
+// has it), or "" when none is.
+std::string FindLateralAlias(const Json& node, const planner::SourceAnalysis& sources) {
+  std::map<std::string, size_t> aliases;
+  const Json& select_list = node["select_list"];
+  for (size_t i = 0; i < select_list.size(); ++i) {
+    std::string alias = select_list[i].value("alias", "");
+    if (!alias.empty()) aliases.emplace(LowerCase(alias), i);
+  }
+  if (aliases.empty()) return "";
+  std::set<std::string> columns;
+  for (const std::string& column : sources.top_level_columns) columns.insert(LowerCase(column));
+  std::string found;
+  auto check = [&](const Json& expression, std::optional<size_t> item) {
+    planner::Walk(expression, [&](const Json& ref) {
+      if (!found.empty()) return false;
+      if (!IsClass(ref, "COLUMN_REF") || ref["column_names"].size() != 1) return true;
+      std::string name = LowerCase(ref["column_names"][0].get<std::string>());
+      auto alias = aliases.find(name);
+      if (alias == aliases.end() || (item && alias->second == *item)) return true;
+      if (sources.top_level_columns_known && columns.count(name) > 0) return true;
+      found = ref["column_names"][0].get<std::string>();
+      return false;
+    });
+  };
+  if (!node["where_clause"].is_null()) check(node["where_clause"], std::nullopt);
+  for (size_t i = 0; i < select_list.size(); ++i) check(select_list[i], i);
+  return found;
+}
+
+// The names DuckDB's binder turns into function calls when no table in
+// scope has such a column (GetSQLValueFunctionName): they read the clock or
+// the session, so they are volatile like now().
+const std::set<std::string>& SqlValueKeywords() {
+  static const std::set<std::string> names = {
+      "current_catalog", "current_date",      "current_role", "current_schema",
+      "current_time",    "current_timestamp", "current_user", "localtime",
+      "localtimestamp",  "session_user",      "user"};
+  return names;
+}
+
+// The first call in `node` (subqueries included) whose value may differ
+// between two evaluations: a function DuckDB does not mark CONSISTENT, or a
+// SQL value keyword that names no column of the query's tables. Empty if
+// none.
+std::string FindVolatileCall(const Json& node, const std::set<std::string>& volatile_functions,
+                             const std::set<std::string>& table_columns) {
+  std::string found;
+  planner::WalkAll(node, [&](const Json& expression) {
+    if (!found.empty()) return;
+    if (IsClass(expression, "FUNCTION")) {
+      std::string name = LowerCase(expression.value("function_name", ""));
+      if (volatile_functions.count(name) > 0) found = name + "()";
+    } else if (IsClass(expression, "COLUMN_REF") && expression["column_names"].size() == 1) {
+      std::string name = expression["column_names"][0].get<std::string>();
+      if (SqlValueKeywords().count(LowerCase(name)) > 0 &&
+          table_columns.count(LowerCase(name)) == 0) {
+        found = LowerCase(name);
+      }
+    }
+  });
+  return found;
+}
+
+// Checks a finished plan: the worker query calls nothing volatile (each
+// worker would get its own now() or random()), and, when the tables' column
+// types are known, the coordinator's result has the single-node column names
+// and types. FailedPrecondition (the reason) when the plan must not be used.
+absl::Status VerifyPlan(duck::Connection& connection, const Json& node,
+                        const Json& worker_statement,
+                        const std::set<std::string>& volatile_functions,
+                        const std::set<std::string>& table_columns, TypeProbe& types,
+                        const DistributedPlan& plan) {
+  std::string volatile_call =
+      FindVolatileCall(worker_statement["node"], volatile_functions, table_columns);
+  if (!volatile_call.empty()) {
+    return CannotDistribute(fmt::format(
+        "{} is not deterministic (it reads a clock, a random source, a sequence or the session) "
+        "and would be evaluated by each worker separately",
+        volatile_call));
+  }
+  auto expected = types.Describe(planner::StatementOf(node));
+  if (absl::IsFailedPrecondition(expected.status())) return absl::OkStatus();  // types unknown
+  if (!expected.ok()) {
+    return CannotDistribute(fmt::format("the query does not bind over the tables' schemas ({})",
+                                        std::string(expected.status().message())));
+  }
+  auto worker_columns = types.Describe(worker_statement);
+  if (!worker_columns.ok()) {
+    return CannotDistribute(fmt::format("the worker query does not bind ({})",
+                                        std::string(worker_columns.status().message())));
+  }
+  TypeProbe::Columns partials = std::move(*worker_columns);
+  if (!plan.partial_columns.empty()) {
+    if (plan.partial_columns.size() != partials.size()) {
+      return absl::InternalError(
+          "worker query columns differ from DistributedPlan::partial_columns");
+    }
+    for (size_t i = 0; i < partials.size(); ++i) partials[i].first = plan.partial_columns[i];
+  }
+  auto actual = TypeProbe::DescribeOverPartials(connection, plan.coordinator_sql, partials);
+  if (!actual.ok()) {
+    return CannotDistribute(fmt::format("the coordinator query does not bind ({})",
+                                        std::string(actual.status().message())));
+  }
+  if (actual->size() != expected->size()) {
+    return CannotDistribute(fmt::format("the merged result would have {} columns, not {}",
+                                        actual->size(), expected->size()));
+  }
+  for (size_t i = 0; i < actual->size(); ++i) {
+    const auto& [want_name, want_type] = (*expected)[i];
+    const auto& [got_name, got_type] = (*actual)[i];
+    if (want_name != got_name || want_type != got_type) {
+      return CannotDistribute(
+          fmt::format("result column {} would be {} {} when merged, but is {} {} on one node",
+                      i + 1, got_name, got_type, want_name, want_type));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<DistributedPlan> DistributedPlanner::Plan(const std::string& sql,
@@ -903,6 +1317,17 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
     }
     aggregate_functions_ = std::move(names);
   }
+  if (!volatile_functions_) {
+    ASSIGN_OR_RETURN(auto result,
+                     connection_.Query("SELECT DISTINCT function_name FROM duckdb_functions() "
+                                       "WHERE stability <> 'CONSISTENT'"));
+    ASSIGN_OR_RETURN(auto rows, result->FetchAllAsStrings());
+    std::set<std::string> names;
+    for (const auto& row : rows) {
+      if (row[0]) names.insert(LowerCase(*row[0]));
+    }
+    volatile_functions_ = std::move(names);
+  }
   DistributedPlan plan;
   auto statements = planner::SerializeStatements(connection_, sql);
   if (!statements.ok()) {
@@ -923,6 +1348,12 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
     plan.reason = "prepared-statement parameter";
     return plan;
   }
+  if (ContainsClass(node, "POSITIONAL_REFERENCE")) {
+    // #n names the n-th column of the FROM clause; the worker's select list
+    // and the result's column names would have to be rebuilt around it.
+    plan.reason = "positional reference (#n)";
+    return plan;
+  }
   std::vector<std::string> cte_notes;
   absl::Status prepared = InlineCommonTableExpressions(node, cte_notes);
   if (prepared.ok()) prepared = ExpandOrderByAll(connection_, node);
@@ -931,21 +1362,56 @@ absl::StatusOr<DistributedPlan> DistributedPlanner::PlanTree(const std::string& 
     return plan;
   }
   RETURN_IF_ERROR(prepared);
+  if (std::string where = FindCoordinatorCollation(node); !where.empty()) {
+    plan.reason = fmt::format(
+        "COLLATE in {}: partial results do not carry collations, so the coordinator would "
+        "compare the strings byte-wise",
+        where);
+    return plan;
+  }
   planner::SourceAnalysis sources = planner::AnalyzeSources(node, lookup, *aggregate_functions_);
   if (!sources.ok) {
     plan.reason = sources.reason;
     return plan;
   }
+  if (std::string alias = FindLateralAlias(node, sources); !alias.empty()) {
+    // The worker query renames the select list (__c0, __k0, ...), so the
+    // alias would no longer be there to refer to.
+    plan.reason = fmt::format("WHERE or the select list refers to the select-list alias {}", alias);
+    return plan;
+  }
   plan.notes = std::move(cte_notes);
   plan.notes.insert(plan.notes.end(), sources.notes.begin(), sources.notes.end());
-  QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, plan);
+  TypeProbe types(connection_, lookup);
+  // Lower-case column names of the query's tables: a SQL value keyword such
+  // as `user` that names one of them is a column, not a call.
+  std::set<std::string> table_columns;
+  for (const auto* tables : {&sources.sliced_tables, &sources.whole_tables}) {
+    for (const std::string& name : *tables) {
+      if (auto layout = lookup(name)) {
+        for (const std::string& column : layout->columns) table_columns.insert(LowerCase(column));
+      }
+    }
+  }
+  // Plans with `method`, then verifies the plan; FailedPrecondition when
+  // this way of distributing does not apply.
+  const DistributedPlan initial = plan;
+  auto attempt = [&](absl::Status (QueryPlanner::*method)()) -> absl::Status {
+    plan = initial;
+    QueryPlanner query_planner(connection_, *aggregate_functions_, node, sources, types, plan);
+    RETURN_IF_ERROR((query_planner.*method)());
+    return VerifyPlan(connection_, node, query_planner.worker_statement, *volatile_functions_,
+                      table_columns, types, plan);
+  };
   absl::Status status;
   if (!IsAggregateQuery(node, *aggregate_functions_)) {
-    status = query_planner.PlanScan();
+    status = attempt(&QueryPlanner::PlanScan);
   } else {
     status = CannotDistribute("groups span buckets");
-    if (!sources.grouping_shard_key.empty()) status = query_planner.PlanBucketLocalAggregate();
-    if (absl::IsFailedPrecondition(status)) status = query_planner.PlanAggregate();
+    if (!sources.grouping_shard_key.empty()) {
+      status = attempt(&QueryPlanner::PlanBucketLocalAggregate);
+    }
+    if (absl::IsFailedPrecondition(status)) status = attempt(&QueryPlanner::PlanAggregate);
   }
   if (absl::IsFailedPrecondition(status)) {
     DistributedPlan fallback;

@@ -69,6 +69,13 @@ struct TableLayout {
   // subquery cannot be proven to be an outer query's column, so such
   // correlated subqueries (TPC-H Q4) fall back.
   std::vector<std::string> columns;
+  // DuckDB type names of `columns`, in the same order ("DATE",
+  // "DECIMAL(15,2)", as the catalog schema stores them). Optional but
+  // recommended: with them the planner checks that the distributed answer
+  // has the single-node column types and splits avg() of temporal values;
+  // without them, a query with avg() falls back (its split depends on the
+  // argument's type).
+  std::vector<std::string> column_types;
 };
 
 struct DistributedPlan {
@@ -116,6 +123,9 @@ class DistributedPlanner {
   // duckdb_functions() so that an aggregate the planner does not know is
   // never mistaken for a scalar function.
   std::optional<std::set<std::string>> aggregate_functions_;
+  // Lower-case names of the functions duckdb_functions() does not mark
+  // CONSISTENT (random, now, nextval, ...): never evaluated on a worker.
+  std::optional<std::set<std::string>> volatile_functions_;
 };
 
 }  // namespace shardlake

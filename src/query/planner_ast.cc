@@ -256,6 +256,48 @@ void Substitute(Json& expression, const std::map<std::string, Json>& replacement
   ForEachChild(expression, [&](Json& child) { Substitute(child, replacements); });
 }
 
+void ReplaceBaseTables(
+    Json& value, const std::function<std::optional<Json>(const Json& base_table)>& replacement) {
+  if (value.is_array()) {
+    for (Json& element : value) ReplaceBaseTables(element, replacement);
+    return;
+  }
+  if (!value.is_object()) return;
+  if (value.contains("type") && value["type"] == "BASE_TABLE" && value.contains("table_name")) {
+    if (std::optional<Json> replaced = replacement(value)) value = std::move(*replaced);
+    return;
+  }
+  for (auto& [key, child] : value.items()) {
+    if (child.is_object() || child.is_array()) ReplaceBaseTables(child, replacement);
+  }
+}
+
+void WalkAll(const Json& value, const std::function<void(const Json& node)>& visit) {
+  if (value.is_array()) {
+    for (const Json& element : value) WalkAll(element, visit);
+    return;
+  }
+  if (!value.is_object()) return;
+  if (value.contains("class") || value.contains("type")) visit(value);
+  for (const auto& [key, child] : value.items()) {
+    if (child.is_object() || child.is_array()) WalkAll(child, visit);
+  }
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DescribeStatement(
+    duck::Connection& connection, const Json& statement) {
+  ASSIGN_OR_RETURN(std::string sql, DeserializeStatement(connection, statement));
+  auto result =
+      connection.Query(fmt::format("SELECT column_name, column_type FROM (DESCRIBE {})", sql));
+  if (!result.ok()) {
+    return absl::InvalidArgumentError(std::string(result.status().message()));
+  }
+  ASSIGN_OR_RETURN(auto rows, (*result)->FetchAllAsStrings());
+  std::vector<std::pair<std::string, std::string>> columns;
+  for (const auto& row : rows) columns.emplace_back(row[0].value_or(""), row[1].value_or(""));
+  return columns;
+}
+
 std::optional<int64_t> IntegerValue(const Json& node) {
   if (!IsClass(node, "CONSTANT")) return std::nullopt;
   const Json& value = node["value"];

@@ -12,7 +12,9 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -79,6 +81,24 @@ absl::StatusOr<Json> IntegerConstant(duck::Connection& connection, int64_t value
 // `replacements` by a copy of the mapped expression (in place), keeping the
 // replaced reference's alias.
 void Substitute(Json& expression, const std::map<std::string, Json>& replacements);
+
+// Replaces, anywhere under `value` (subqueries and derived tables included),
+// every FROM-clause base table reference for which `replacement` returns a
+// table reference, by that reference.
+void ReplaceBaseTables(
+    Json& value, const std::function<std::optional<Json>(const Json& base_table)>& replacement);
+
+// Calls `visit` on every node under `value` that is an expression, a query
+// node or a table reference, subqueries included (for checks that concern
+// the whole statement, such as "calls no volatile function").
+void WalkAll(const Json& value, const std::function<void(const Json& node)>& visit);
+
+// The result columns of a SELECT statement ({"node": ...}), as DuckDB binds
+// them: {name, DuckDB type name} per column, without running the query.
+// Errors: InvalidArgument when DuckDB cannot bind it (the message is
+// DuckDB's), Internal when the tree cannot be turned back into SQL.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> DescribeStatement(
+    duck::Connection& connection, const Json& statement);
 
 // The value of an integer constant expression, if `node` is one.
 std::optional<int64_t> IntegerValue(const Json& node);

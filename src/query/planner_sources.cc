@@ -380,6 +380,7 @@ class Analyzer {
       }
       return &scope;
     }
+    if (sliced.empty()) CheckRepeatable(node);
     if (!sliced.empty()) {
       for (const Json& modifier : node["modifiers"]) {
         std::string type = modifier.value("type", "");
@@ -408,6 +409,36 @@ class Analyzer {
       }
     }
     return &scope;
+  }
+
+  // A subquery over broadcast tables only is evaluated by every task on its
+  // own: it must give every task the same rows. A LIMIT without ORDER BY, or
+  // first() / any_value(), may keep a different row in each.
+  void CheckRepeatable(const Json& node) {
+    bool limited = false;
+    bool ordered = false;
+    for (const Json& modifier : node["modifiers"]) {
+      std::string type = modifier.value("type", "");
+      limited = limited || type == "LIMIT_MODIFIER" || type == "LIMIT_PERCENT_MODIFIER";
+      ordered = ordered || type == "ORDER_MODIFIER";
+    }
+    if (limited && !ordered) {
+      Fail("LIMIT without ORDER BY in a subquery (each worker could keep different rows)");
+    }
+    static const std::set<std::string> kArbitrary = {"first", "last", "any_value", "arbitrary"};
+    auto check = [&](const Json& expression) {
+      if (!IsExpression(expression)) return;
+      Walk(expression, [&](const Json& call) {
+        if (!IsClass(call, "FUNCTION")) return true;
+        std::string name = LowerCase(call.value("function_name", ""));
+        if (kArbitrary.count(name) > 0) {
+          Fail(fmt::format("{}() in a subquery (each worker could pick a different row)", name));
+        }
+        return true;
+      });
+    };
+    for (const Json& item : node["select_list"]) check(item);
+    check(node["having"]);
   }
 
   void Finish(const Scope& top, SourceAnalysis& analysis) {
