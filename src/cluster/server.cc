@@ -549,7 +549,11 @@ struct ClusterServer::State {
         layout.name = key;
         // The planner resolves unqualified column names in subqueries with them.
         layout.columns.clear();
-        for (const auto& column : schema->columns) layout.columns.push_back(column.name);
+        layout.column_types.clear();
+        for (const auto& column : schema->columns) {
+          layout.columns.push_back(column.name);
+          layout.column_types.push_back(column.type);
+        }
         return layout;
       };
       auto plan = session.planner->Plan(query, lookup);
