@@ -7,6 +7,7 @@
 // Bounded message sizes, a worker result far larger than the server's
 // per-query buffer, the real column types of server-run results, CancelTask
 // stopping the work on the worker, and the server's background compaction.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "cluster/result_batches.h"
 #include "common/ids.h"
 #include "fmt/format.h"
+#include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
 
 namespace shardlake {
@@ -208,6 +210,53 @@ TEST_F(ClusterFlowTest, AWorkerResultFarLargerThanTheQueryBufferCompletesExactly
   auto count = RunSql(*client, "SELECT count(*) FROM lineitem");
   ASSERT_TRUE(count.ok()) << count.status();
   EXPECT_TRUE(count->outcome.distributed);
+}
+
+TEST_F(ClusterFlowTest, ASlowClientHoldsTheStatementBackInsteadOfTheServerBuffering) {
+  auto observer = StartCluster({"--compact-interval", "0"});
+  ASSERT_NE(observer, nullptr);
+  // A raw client with gRPC's default 4 MiB receive limit: every message fits.
+  std::ifstream ca_file(cluster_->ca_file());
+  std::string ca((std::istreambuf_iterator<char>(ca_file)), std::istreambuf_iterator<char>());
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  auto stub = v1::ClientService::NewStub(
+      grpc::CreateChannel(cluster_->address(), grpc::SslCredentials(ssl)));
+  grpc::ClientContext login_context;
+  v1::LoginRequest login;
+  login.set_username("scott");
+  login.set_password(kClientPassword);
+  v1::LoginReply session;
+  ASSERT_TRUE(stub->Login(&login_context, login, &session).ok());
+  v1::ExecuteRequest request;
+  request.set_session_token(session.session_token());
+  request.set_sql(kWideQuery);  // about 30 MB, on the server (no worker)
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(120));
+  auto reader = stub->Execute(&context, request);
+  v1::ExecuteReply reply;
+  ASSERT_TRUE(reader->Read(&reply));
+  ASSERT_TRUE(reply.has_header());
+  // The client stops reading. Run alone, the statement takes well under a
+  // second; held back by flow control it is still running seconds later.
+  std::this_thread::sleep_for(seconds(3));
+  auto status = observer->Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->queries_running, 1)
+      << "the statement finished while its client read nothing: the server buffered the result";
+  // Then it reads everything, and nothing is lost.
+  int64_t batches = 0;
+  int64_t rows = -1;
+  while (reader->Read(&reply)) {
+    if (reply.part_case() == v1::ExecuteReply::kBatch) ++batches;
+    if (reply.has_trailer()) rows = reply.trailer().rows();
+  }
+  grpc::Status finished = reader->Finish();
+  ASSERT_TRUE(finished.ok()) << finished.error_message();
+  auto expected = RunSql(*observer, "SELECT count(*) FROM lineitem WHERE l_orderkey <= 3000");
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  EXPECT_EQ(std::to_string(rows), expected->rows[0][0].value_or("?"));
+  EXPECT_GE(batches, 7) << "30 MB in batches of at most 4 MiB";
 }
 
 TEST_F(ClusterFlowTest, ServerRunResultsReportTheirRealColumnTypes) {
