@@ -113,7 +113,10 @@ int main(int argc, char** argv) {
   }
 
   // DuckDB alone: views straight over the Parquet files.
-  auto database = OrDie(shardlake::duck::Database::Open("", {{"threads", std::to_string(threads)}}),
+  // The same Parquet metadata cache the cluster's databases use, so the
+  // ratio measures distribution alone.
+  auto database = OrDie(shardlake::duck::Database::Open("", {{"threads", std::to_string(threads)},
+                                                             {"parquet_metadata_cache", "true"}}),
                         "open DuckDB");
   auto connection = OrDie(shardlake::duck::Connection::Open(*database), "connect DuckDB");
   for (const char* table : kTables) {

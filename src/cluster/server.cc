@@ -318,8 +318,18 @@ class StatementControl {
     std::lock_guard lock(mutex_);
     inbox_ = inbox;
   }
+  // Ends the statement's current phase (e.g. "plan") and starts the next one.
+  // Called by the statement's own thread only; the log line shows the phases.
+  void EndPhase(const char* name) {
+    phases_ += fmt::format("{}{} {:.1f} ms", phases_.empty() ? "" : ", ", name,
+                           phase_watch_.ElapsedMillis());
+    phase_watch_ = Stopwatch();
+  }
+  const std::string& phases() const { return phases_; }
 
  private:
+  Stopwatch phase_watch_;
+  std::string phases_;
   std::mutex mutex_;
   absl::Status stop_status_;  // OK while running
   std::vector<std::function<void()>> interrupters_;
@@ -336,8 +346,11 @@ struct Session {
   double timeout_seconds = 0;
   // Used under run_mutex; opened by the first statement.
   std::unique_ptr<Engine> engine;
+  // Plans distributed queries, runs the server's own tasks, and holds each
+  // distributed query's coordinator catalog (PrivateCatalog).
   std::unique_ptr<duck::Database> scratch_database;
   std::unique_ptr<duck::Connection> scratch;
+  std::unique_ptr<DistributedPlanner> planner;  // on `scratch`
   // The running statement, for Cancel; guarded by control_mutex.
   std::mutex control_mutex;
   std::shared_ptr<StatementControl> control;
@@ -485,6 +498,7 @@ struct ClusterServer::State {
                      Engine::Open(std::move(index), std::move(store), std::move(engine_options)));
     ASSIGN_OR_RETURN(session.scratch_database, duck::Database::Open("", DuckDbOptions()));
     ASSIGN_OR_RETURN(session.scratch, duck::Connection::Open(*session.scratch_database));
+    session.planner = std::make_unique<DistributedPlanner>(*session.scratch);
     return absl::OkStatus();
   }
 
@@ -492,6 +506,8 @@ struct ClusterServer::State {
     std::map<std::string, std::string> duckdb_options = {{"autoinstall_known_extensions", "false"}};
     if (options.threads > 0) duckdb_options["threads"] = std::to_string(options.threads);
     if (!options.memory_limit.empty()) duckdb_options["memory_limit"] = options.memory_limit;
+    // Lake files never change under their names, so their footers stay valid.
+    duckdb_options["parquet_metadata_cache"] = "true";
     return duckdb_options;
   }
 
@@ -531,8 +547,8 @@ struct ClusterServer::State {
         for (const auto& column : schema->columns) layout.columns.push_back(column.name);
         return layout;
       };
-      DistributedPlanner planner(*session.scratch);
-      auto plan = planner.Plan(query, lookup);
+      auto plan = session.planner->Plan(query, lookup);
+      control.EndPhase("plan");
       if (!plan.ok()) {
         reason = fmt::format("the planner could not read the query ({})",
                              std::string(plan.status().message()));
@@ -546,6 +562,7 @@ struct ClusterServer::State {
       sink.SetPrefixRows({{"shardlake distributed", fmt::format("no: {}", reason)}});
     }
     ASSIGN_OR_RETURN(StatementOutcome outcome, engine.Execute(statement, sink));
+    control.EndPhase("run on the server");
     trailer.set_statement_kind(outcome.statement_kind);
     trailer.set_rows(outcome.rows);
     trailer.set_message(outcome.message);
@@ -560,6 +577,7 @@ struct ClusterServer::State {
                               v1::ResultTrailer& trailer) {
     Engine& engine = *session.engine;
     ASSIGN_OR_RETURN(auto query_files, engine.ListQueryFiles(query));
+    control.EndPhase("list files");
     std::map<std::string, QueryTableFiles> tables;
     for (auto& [name, files] : query_files) {
       tables[name] = QueryTableFiles{files.schema, files.files};
@@ -613,14 +631,17 @@ struct ClusterServer::State {
       return ExplainDistributed(plan, query_files, workers, slices, tasks, sink, trailer);
     }
 
-    ASSIGN_OR_RETURN(auto coordinator_db, duck::Database::Open("", DuckDbOptions()));
-    ASSIGN_OR_RETURN(auto coordinator, duck::Connection::Open(*coordinator_db));
+    control.EndPhase("files and tasks");
+    ASSIGN_OR_RETURN(auto coordinator, duck::Connection::Open(*session.scratch_database));
+    ASSIGN_OR_RETURN(auto catalog, PrivateCatalog::Attach(*coordinator, "__shardlake_query_"));
+    control.EndPhase("open coordinator");
     duck::Connection* coordinator_ptr = coordinator.get();
     control.AddInterrupter([coordinator_ptr] { coordinator_ptr->Interrupt(); });
     std::vector<std::shared_ptr<WorkerHandle>> preferred;
     for (const auto& slice : slices) preferred.push_back(workers[slice.worker]);
-    ASSIGN_OR_RETURN(TaskTotals totals,
-                     RunTasks(engine, *coordinator, tasks, slices, preferred, control));
+    ASSIGN_OR_RETURN(TaskTotals totals, RunTasks(engine, *session.scratch_database, *coordinator,
+                                                 tasks, slices, preferred, control));
+    control.EndPhase("tasks");
     std::string final_sql =
         summarize ? plan.coordinator_sql : fmt::format("SELECT * FROM {}", kPartialsTable);
     ASSIGN_OR_RETURN(auto columns, DescribeColumns(*coordinator, final_sql));
@@ -642,6 +663,7 @@ struct ClusterServer::State {
       rows += static_cast<int64_t>(chunk->RowCount());
     }
     RETURN_IF_ERROR(sink.End());
+    control.EndPhase("merge and send");
     control.ClearInterrupters();
     trailer.set_statement_kind("SELECT");
     trailer.set_rows(rows);
@@ -712,7 +734,8 @@ struct ClusterServer::State {
   // Runs every task to completion and leaves the union of their rows in
   // kPartialsTable on `coordinator`. An attempt's rows go to a table of their
   // own and join the partials only when the attempt completes.
-  absl::StatusOr<TaskTotals> RunTasks(Engine& engine, duck::Connection& coordinator,
+  absl::StatusOr<TaskTotals> RunTasks(Engine& engine, duck::Database& task_database,
+                                      duck::Connection& coordinator,
                                       const std::vector<v1::Task>& tasks,
                                       const std::vector<TaskSlice>& slices,
                                       std::vector<std::shared_ptr<WorkerHandle>> preferred,
@@ -828,7 +851,7 @@ struct ClusterServer::State {
       int64_t id = next_attempt_id++;
       running[id] = Attempt{task, nullptr, "", nullptr};
       ASSIGN_OR_RETURN(FileCache * cache, engine.file_cache());
-      TaskRunner runner(engine.store(), cache, DuckDbOptions());
+      TaskRunner runner(engine.store(), cache, task_database);
       control.AddInterrupter([&runner] { runner.Interrupt(); });
       absl::Status delivered;
       TaskOutput output;
@@ -1075,6 +1098,9 @@ class ClusterServer::State::ClientServiceImpl final : public v1::ClientService::
     if (control->stopped()) status = control->stop_status();
     if (!status.ok()) return ToGrpcStatus(status);
     trailer.set_seconds(watch.ElapsedSeconds());
+    spdlog::info("statement of user '{}' done in {:.1f} ms ({}; {})", s.username,
+                 watch.ElapsedMillis(), control->phases(),
+                 trailer.distributed() ? "distributed" : "on the server");
     v1::ExecuteReply reply;
     *reply.mutable_trailer() = std::move(trailer);
     writer->Write(reply);

@@ -1,5 +1,7 @@
 #include "cluster/task_runner.h"
 
+#include <utility>
+
 #include "cluster/result_batches.h"
 #include "common/sql_text.h"
 #include "common/status_macros.h"
@@ -38,6 +40,38 @@ absl::StatusOr<std::vector<v1::Column>> DescribeColumns(duck::Connection& connec
   return columns;
 }
 
+absl::StatusOr<PrivateCatalog> PrivateCatalog::Attach(duck::Connection& connection,
+                                                      const std::string& prefix) {
+  static std::atomic<int64_t> next_id{1};
+  std::string name = fmt::format("{}{}", prefix, next_id++);
+  ASSIGN_OR_RETURN(auto current, connection.Query("SELECT current_database()"));
+  ASSIGN_OR_RETURN(auto rows, current->FetchAllAsStrings());
+  if (rows.size() != 1 || !rows[0][0]) {
+    return absl::InternalError("DuckDB did not name the connection's current database");
+  }
+  RETURN_IF_ERROR(
+      connection.Execute(fmt::format("ATTACH ':memory:' AS {0}; USE {0}", QuoteIdentifier(name))));
+  return PrivateCatalog(&connection, std::move(name), *rows[0][0]);
+}
+
+PrivateCatalog::PrivateCatalog(PrivateCatalog&& other) noexcept
+    : connection_(std::exchange(other.connection_, nullptr)),
+      name_(std::move(other.name_)),
+      previous_(std::move(other.previous_)) {}
+
+PrivateCatalog::~PrivateCatalog() {
+  if (connection_ == nullptr) return;
+  // A failure leaves the catalog to the database's end; there is no caller to tell.
+  (void)connection_->Execute(fmt::format("USE {}; DETACH DATABASE IF EXISTS {}",
+                                         QuoteIdentifier(previous_), QuoteIdentifier(name_)));
+}
+
+void TaskRunner::EndPhase(const char* name) {
+  phases_ += fmt::format("{}{} {:.1f} ms", phases_.empty() ? "" : ", ", name,
+                         phase_watch_.ElapsedMillis());
+  phase_watch_ = Stopwatch();
+}
+
 void TaskRunner::Interrupt() {
   std::lock_guard lock(mutex_);
   interrupted_ = true;
@@ -53,10 +87,13 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     error->sql_error = sql_error;
     return status;
   };
-  auto database = duck::Database::Open("", duckdb_options_);
-  if (!database.ok()) return fail(database.status(), false);
-  auto connection = duck::Connection::Open(**database);
+  phases_.clear();
+  phase_watch_ = Stopwatch();
+  auto connection = duck::Connection::Open(database_);
   if (!connection.ok()) return fail(connection.status(), false);
+  auto catalog = PrivateCatalog::Attach(**connection, "__shardlake_task_");
+  if (!catalog.ok()) return fail(catalog.status(), false);
+  EndPhase("open");
   std::vector<CachedFile> pins;
   for (const auto& table : task.tables()) {
     auto [schema_name, table_name] = SplitTableName(table.name());
@@ -92,6 +129,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
                 QuoteIdentifier(schema_name), QuoteIdentifier(table_name), body));
     if (!created.ok()) return fail(created, false);
   }
+  EndPhase("views");
   {
     std::lock_guard lock(mutex_);
     if (interrupted_) return fail(absl::CancelledError("task cancelled"), false);
@@ -106,6 +144,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     clear_running();
     return fail(columns.status(), true);
   }
+  EndPhase("describe");
   absl::Status sent = output.columns(*columns);
   if (!sent.ok()) {
     clear_running();
@@ -133,6 +172,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     rows += static_cast<int64_t>((*chunk)->RowCount());
   }
   clear_running();
+  EndPhase("run");
   {
     std::lock_guard lock(mutex_);
     if (interrupted_ && !status.ok()) {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "duck/duck.h"
 
 namespace shardlake {
 namespace v1 {
@@ -60,7 +61,7 @@ class ClusterWorker {
  private:
   // Runs tasks on a registered connection until its stream ends.
   absl::Status Serve(Connection& connection, const v1::Registered& registered,
-                     const std::map<std::string, std::string>& duckdb_options);
+                     duck::Database& database);
 
   WorkerOptions options_;
   std::atomic<bool> stopping_{false};

@@ -1,6 +1,8 @@
 #include "duck/duck.h"
 
 #include <cstring>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "duckdb.h"
@@ -124,11 +126,19 @@ TypeKind KindOfLogicalType(duckdb_logical_type type) {
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const std::string& path, const std::map<std::string, std::string>& options) {
+  static const std::set<std::string> kExtensionSettings = {"parquet_metadata_cache"};
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) {
     return absl::InternalError("DuckDB: cannot create a configuration");
   }
+  std::string set_after_open;
   for (const auto& [name, value] : options) {
+    if (kExtensionSettings.contains(name)) {
+      std::string literal;
+      for (char c : value) literal += c == '\'' ? std::string("''") : std::string(1, c);
+      set_after_open += fmt::format("SET GLOBAL {} = '{}';", name, literal);
+      continue;
+    }
     if (duckdb_set_config(config, name.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
       return absl::InvalidArgumentError(fmt::format("DuckDB: invalid option {}='{}'", name, value));
@@ -144,7 +154,16 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     duckdb_free(error);
     return absl::UnavailableError(fmt::format("DuckDB: cannot open '{}': {}", path, message));
   }
-  return std::unique_ptr<Database>(new Database(handle));
+  auto database = std::unique_ptr<Database>(new Database(handle));
+  if (!set_after_open.empty()) {
+    auto connection = Connection::Open(*database);
+    if (!connection.ok()) return connection.status();
+    if (absl::Status set = (*connection)->Execute(set_after_open); !set.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("DuckDB: invalid option ({})", std::string(set.message())));
+    }
+  }
+  return database;
 }
 
 Database::~Database() { duckdb_close(&handle_); }

@@ -65,6 +65,8 @@ class Database {
  public:
   // Opens `path` ("" or ":memory:" for an in-memory database). `options` are
   // DuckDB configuration flags such as {"threads","2"} or {"memory_limit","1GB"}.
+  // Settings of built-in extensions (parquet_metadata_cache), which DuckDB
+  // only knows once they are loaded, are set with SET GLOBAL after opening.
   // Errors: InvalidArgument for a bad option, Unavailable when the file cannot
   // be opened.
   static absl::StatusOr<std::unique_ptr<Database>> Open(
