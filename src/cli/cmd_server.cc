@@ -23,6 +23,11 @@ CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
                       "write the bound port to this file once serving");
   command->add_option("--compact-interval", flags.compact_interval_seconds,
                       "seconds between background compactions (default 60, 0 = off)");
+  command
+      ->add_option("--query-buffer-mb", flags.query_buffer_mb,
+                   "worker result MiB buffered per distributed query before the workers are "
+                   "held back (default 64)")
+      ->check(CLI::Range(0.001, 1e6));
   return command;
 }
 
@@ -40,6 +45,7 @@ int RunServer(const GlobalOptions& options, const ServerFlags& flags) {
   server_options.threads = options.threads;
   server_options.memory_limit = options.memory_limit;
   server_options.compact_interval_seconds = flags.compact_interval_seconds;
+  server_options.query_buffer_bytes = static_cast<int64_t>(flags.query_buffer_mb * (1 << 20));
   auto server = ClusterServer::Start(server_options);
   if (!server.ok()) return ReportError(server.status());
   if (!flags.port_file.empty()) {

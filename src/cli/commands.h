@@ -70,6 +70,7 @@ struct ServerFlags {
   std::string listen = "127.0.0.1:31337";
   std::string port_file;  // receives the bound port (for --listen host:0)
   double compact_interval_seconds = 60;
+  double query_buffer_mb = 64;  // ServerOptions::query_buffer_bytes, in MiB
 };
 CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags);
 int RunServer(const GlobalOptions& options, const ServerFlags& flags);

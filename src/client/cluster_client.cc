@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "cluster/grpc_status.h"
@@ -110,9 +111,14 @@ class GrpcClusterClient final : public ClusterClient {
     size_t column_count = 0;
     v1::ExecuteReply reply;
     while (reader.Read(&reply)) {
+      outcome.largest_reply_bytes =
+          std::max(outcome.largest_reply_bytes, static_cast<int64_t>(reply.ByteSizeLong()));
       if (reply.has_header()) {
         std::vector<std::string> names;
-        for (const auto& column : reply.header().columns()) names.push_back(column.name());
+        for (const auto& column : reply.header().columns()) {
+          names.push_back(column.name());
+          outcome.column_types.push_back(column.type());
+        }
         column_count = names.size();
         RETURN_IF_ERROR(sink.Begin(names));
         began = true;
@@ -143,6 +149,8 @@ class GrpcClusterClient final : public ClusterClient {
         outcome.workers_used = trailer.workers_used();
         outcome.bytes_from_workers = trailer.bytes_from_workers();
         outcome.tasks_retried = trailer.tasks_retried();
+        outcome.peak_buffered_bytes = trailer.peak_buffered_bytes();
+        outcome.largest_worker_batch_bytes = trailer.largest_worker_batch_bytes();
         if (began) RETURN_IF_ERROR(sink.End());
         ended = true;
       }

@@ -39,6 +39,11 @@ struct ClientOptions {
 // What the server reports about one statement, beside its rows.
 struct ClientQueryOutcome {
   std::string statement_kind;  // "SELECT", "EXPLAIN", ...
+  // The DuckDB type of each result column (e.g. "DECIMAL(15,2)"), as the
+  // query produces it, whether it ran distributed or on the server; "VARCHAR"
+  // for the text columns of session statements and EXPLAIN. The rows reach
+  // the sink as text either way.
+  std::vector<std::string> column_types;
   int64_t rows = 0;
   double server_seconds = 0;
   bool distributed = false;        // ran as worker + coordinator queries
@@ -46,6 +51,12 @@ struct ClientQueryOutcome {
   int workers_used = 0;            // workers that ran at least one task
   int64_t bytes_from_workers = 0;  // partial-result bytes the server received
   int tasks_retried = 0;           // tasks re-run after a worker failed
+  // Transport figures: the largest reply message of the stream (serialized
+  // size), the most worker batch bytes the server buffered at once and the
+  // largest batch a worker sent (both 0 unless distributed).
+  int64_t largest_reply_bytes = 0;
+  int64_t peak_buffered_bytes = 0;
+  int64_t largest_worker_batch_bytes = 0;
 };
 
 struct ClusterStatus {

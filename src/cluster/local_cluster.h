@@ -55,6 +55,8 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
+  pid_t pid() const { return pid_; }
+
   void Signal(int signal) {
     if (exit_code_ < 0) ::kill(pid_, signal);
   }

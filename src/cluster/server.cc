@@ -20,6 +20,8 @@
 #include "catalog/index.h"
 #include "cluster/cluster_manifest.h"
 #include "cluster/grpc_status.h"
+#include "cluster/query_inbox.h"
+#include "cluster/result_batches.h"
 #include "cluster/scheduler.h"
 #include "cluster/session_registry.h"
 #include "cluster/task_runner.h"
@@ -59,48 +61,6 @@ std::string Trimmed(const std::string& text) {
   return text.substr(begin, end - begin + 1);
 }
 
-// ---------------------------------------------------------------- events
-
-enum class EventKind { kColumns, kBatch, kDone, kFailed, kLost };
-
-// What a worker (or the server's own runner) reports about one task attempt.
-struct TaskEvent {
-  EventKind kind = EventKind::kLost;
-  int64_t attempt_id = 0;
-  std::vector<v1::Column> columns;
-  std::string batch;
-  std::string message;
-  bool sql_error = false;
-};
-
-// The inbox of one distributed query: worker stream threads push, the
-// statement's thread pops.
-class QueryInbox {
- public:
-  void Push(TaskEvent event) {
-    {
-      std::lock_guard lock(mutex_);
-      events_.push_back(std::move(event));
-    }
-    ready_.notify_one();
-  }
-  void Wake() { ready_.notify_all(); }
-  // The next event, or nullopt after `timeout`.
-  std::optional<TaskEvent> Pop(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    ready_.wait_for(lock, timeout, [&] { return !events_.empty(); });
-    if (events_.empty()) return std::nullopt;
-    TaskEvent event = std::move(events_.front());
-    events_.pop_front();
-    return event;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<TaskEvent> events_;
-};
-
 // ---------------------------------------------------------------- workers
 
 struct WorkerHandle {
@@ -118,6 +78,11 @@ struct WorkerHandle {
   void Cancel() {
     std::lock_guard lock(stream_mutex);
     if (context != nullptr) context->TryCancel();
+  }
+  // True once the stream was cancelled or its handler returned.
+  bool StreamGone() {
+    std::lock_guard lock(stream_mutex);
+    return context == nullptr || context->IsCancelled();
   }
   // Called by the stream's handler before it returns: the pointers die with it.
   void Detach() {
@@ -220,7 +185,19 @@ class WorkerPool {
 
   // Delivers a worker's message about a task to the task's query. Messages
   // for attempts the worker does not hold (stale, cancelled) are dropped.
-  void Deliver(int64_t worker_id, v1::WorkerMessage& message) {
+  //
+  // A batch for a query whose inbox is full waits here, on the worker
+  // stream's reader thread, so nothing more is read from that stream and
+  // gRPC's flow control holds the worker back. The wait holds up the
+  // worker's other tasks and its heartbeats too (one stream, read in order);
+  // so that cannot wedge anything: the query's statement thread drains its
+  // inbox without waiting on any worker; the wait ends (dropping the batch)
+  // as soon as the query gives up on the attempt (done, failed, cancelled:
+  // it forgets its routes) or the stream is gone; the worker counts as seen
+  // while it waits, since it is the server holding it back; and CancelTask
+  // travels the other direction of the stream, which is never held up.
+  void Deliver(WorkerHandle& worker, v1::WorkerMessage& message) {
+    const int64_t worker_id = worker.id;
     TaskEvent event;
     if (message.has_result()) {
       event.attempt_id = message.result().task_id();
@@ -253,7 +230,11 @@ class WorkerPool {
         ForgetLocked(event.attempt_id);
       }
     }
-    inbox->Push(std::move(event));
+    const int64_t attempt_id = event.attempt_id;
+    inbox->Push(std::move(event), [&] {
+      worker.last_seen_ns = SteadyNanos();
+      return !worker.StreamGone() && Routed(attempt_id, worker_id);
+    });
   }
 
   // Workers silent for longer than `limit_ns`: their streams are cancelled
@@ -277,6 +258,11 @@ class WorkerPool {
     std::shared_ptr<QueryInbox> inbox;
     int64_t worker_id = 0;
   };
+  bool Routed(int64_t attempt_id, int64_t worker_id) {
+    std::lock_guard lock(mutex_);
+    auto route = routes_.find(attempt_id);
+    return route != routes_.end() && route->second.worker_id == worker_id;
+  }
   void ForgetLocked(int64_t attempt_id) {
     auto route = routes_.find(attempt_id);
     if (route == routes_.end()) return;
@@ -371,7 +357,8 @@ struct Session {
 };
 
 // Sends a statement's result to the client as Arrow batches of VARCHAR
-// columns (rendered by DuckDB as `shardlake sql` renders them).
+// columns (rendered by DuckDB as `shardlake sql` renders them), each within
+// kMaxBatchBytes (result_batches.h); the header names the original types.
 class ClientStreamSink : public ResultSink {
  public:
   using RowList = CollectingSink::RowList;
@@ -379,6 +366,11 @@ class ClientStreamSink : public ResultSink {
       : writer_(writer), scratch_(scratch) {}
 
   void SetColumnTypes(std::vector<std::string> types) { types_ = std::move(types); }
+  bool WantsColumnTypes() const override { return true; }
+  absl::Status ColumnTypes(const std::vector<std::string>& types) override {
+    types_ = types;
+    return absl::OkStatus();
+  }
   // Rows written before the statement's own rows (EXPLAIN's fallback note).
   void SetPrefixRows(RowList rows) { prefix_rows_ = std::move(rows); }
 
@@ -399,10 +391,12 @@ class ClientStreamSink : public ResultSink {
 
   absl::Status Chunk(duck::Connection& connection, duck::Result& result,
                      duck::DataChunk& chunk) override {
-    ASSIGN_OR_RETURN(std::string batch, EncodeChunk(connection, result, chunk));
-    v1::ExecuteReply reply;
-    reply.set_batch(std::move(batch));
-    return Write(reply);
+    return EncodeChunkInBatches(connection, result, chunk, BatchLimits{},
+                                [&](std::string batch, int64_t) {
+                                  v1::ExecuteReply reply;
+                                  reply.set_batch(std::move(batch));
+                                  return Write(reply);
+                                });
   }
 
   // Small results (session statements, EXPLAIN): turned into a VARCHAR
@@ -438,8 +432,9 @@ class ClientStreamSink : public ResultSink {
   absl::Status End() override { return absl::OkStatus(); }
 
   absl::Status Write(const v1::ExecuteReply& reply) {
-    // A synchronous write waits while the client's flow-control window is
-    // full: a slow client slows the statement instead of growing a buffer.
+    // A synchronous write returns once gRPC took the message within the
+    // stream's flow-control window, so a slow client slows the statement
+    // instead of growing a buffer: at most the window plus this message.
     if (!writer_.Write(reply)) {
       return absl::CancelledError("the client went away while results were being sent");
     }
@@ -680,6 +675,8 @@ struct ClusterServer::State {
     trailer.set_workers_used(totals.workers_used);
     trailer.set_bytes_from_workers(totals.bytes_from_workers);
     trailer.set_tasks_retried(totals.tasks_retried);
+    trailer.set_peak_buffered_bytes(totals.peak_buffered_bytes);
+    trailer.set_largest_worker_batch_bytes(totals.largest_worker_batch_bytes);
     return absl::OkStatus();
   }
 
@@ -734,6 +731,8 @@ struct ClusterServer::State {
     int workers_used = 0;
     int64_t bytes_from_workers = 0;
     int tasks_retried = 0;
+    int64_t peak_buffered_bytes = 0;  // see QueryInbox::peak_bytes
+    int64_t largest_worker_batch_bytes = 0;
   };
 
   // Runs every task to completion and leaves the union of their rows in
@@ -751,7 +750,7 @@ struct ClusterServer::State {
       std::string table;
       std::unique_ptr<duck::Appender> appender;
     };
-    auto inbox = std::make_shared<QueryInbox>();
+    auto inbox = std::make_shared<QueryInbox>(options.query_buffer_bytes);
     control.SetInbox(inbox);
     std::deque<size_t> pending;
     for (size_t i = 0; i < tasks.size(); ++i) pending.push_back(i);
@@ -929,6 +928,8 @@ struct ClusterServer::State {
     }
     control.SetInbox(nullptr);
     totals.workers_used = static_cast<int>(workers_used.size());
+    totals.peak_buffered_bytes = inbox->peak_bytes();
+    totals.largest_worker_batch_bytes = inbox->largest_batch_bytes();
     return totals;
   }
 
@@ -1226,7 +1227,7 @@ class ClusterServer::State::WorkerServiceImpl final : public v1::WorkerService::
     while (stream->Read(&message)) {
       worker->last_seen_ns = SteadyNanos();
       if (message.has_heartbeat()) continue;
-      state_.pool.Deliver(worker->id, message);
+      state_.pool.Deliver(*worker, message);
     }
     worker->Detach();
     state_.pool.Remove(worker->id, "its stream closed");

@@ -46,6 +46,10 @@ struct ServerOptions {
   int max_task_attempts = 4;
   // Tasks one worker runs at once when it registers without a limit.
   int default_worker_tasks = 2;
+  // Worker result bytes the server buffers per distributed query before it
+  // stops reading the sending worker's stream (gRPC flow control then holds
+  // the worker back); see cluster/query_inbox.h.
+  int64_t query_buffer_bytes = int64_t{64} << 20;
 };
 
 class ClusterServer {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "cluster/result_batches.h"
 #include "common/sql_text.h"
 #include "common/status_macros.h"
 #include "duck/arrow_wire.h"
@@ -160,15 +161,15 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
       break;
     }
     if (*chunk == nullptr) break;
-    auto encoded = EncodeChunk(**connection, **result, **chunk);
-    if (!encoded.ok()) {
-      status = encoded.status();
-      break;
-    }
-    int64_t chunk_rows = static_cast<int64_t>((*chunk)->RowCount());
-    status = output.batch(std::move(*encoded), chunk_rows);
-    if (!status.ok()) sql_error = false;  // the receiver is gone, not the SQL
-    rows += chunk_rows;
+    bool receiver_failed = false;
+    status = EncodeChunkInBatches(**connection, **result, **chunk, BatchLimits{},
+                                  [&](std::string batch, int64_t batch_rows) {
+                                    absl::Status sent = output.batch(std::move(batch), batch_rows);
+                                    receiver_failed = !sent.ok();
+                                    return sent;
+                                  });
+    if (receiver_failed) sql_error = false;  // the receiver is gone, not the SQL
+    rows += static_cast<int64_t>((*chunk)->RowCount());
   }
   clear_running();
   EndPhase("run");

@@ -29,14 +29,15 @@
 
 namespace shardlake {
 
-// Bound on one gRPC message. A batch is one DuckDB chunk (at most 2048 rows),
-// so only rows averaging more than 32 KiB come near it.
+// Bound on one gRPC message. Result batches stay within 4 MiB
+// (result_batches.h); only a single row larger than that comes near it.
 inline constexpr int kMaxMessageBytes = 64 << 20;
 
 struct TaskOutput {
   // Called once, before any batch, with the worker SQL's columns.
   std::function<absl::Status(const std::vector<shardlake::v1::Column>&)> columns;
-  // Called per encoded batch (one DuckDB chunk).
+  // Called per encoded batch: a DuckDB chunk, or a row range of one, within
+  // kMaxBatchBytes (result_batches.h).
   std::function<absl::Status(std::string batch, int64_t rows)> batch;
 };
 

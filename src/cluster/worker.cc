@@ -231,7 +231,10 @@ absl::Status ClusterWorker::Serve(Connection& connection, const v1::Registered& 
             outcome.mutable_failed()->set_task_id(task_id);
             outcome.mutable_failed()->set_message(std::string(error.status.message()));
             outcome.mutable_failed()->set_sql_error(error.sql_error);
-            if (!error.sql_error && error.status.code() != absl::StatusCode::kCancelled) {
+            if (error.status.code() == absl::StatusCode::kCancelled) {
+              spdlog::info("worker {}: task {} cancelled after {:.2f} s", name, task_id,
+                           watch.ElapsedSeconds());
+            } else if (!error.sql_error) {
               spdlog::warn("worker {}: task {} failed: {}", name, task_id, error.status.ToString());
             }
           }

@@ -342,6 +342,37 @@ absl::StatusOr<std::string> DataChunk::GetString(size_t column, size_t row) cons
   }
 }
 
+absl::StatusOr<std::unique_ptr<DataChunk>> DataChunk::CopyRows(size_t first_row,
+                                                               size_t row_count) const {
+  size_t rows = RowCount();
+  if (first_row > rows || row_count > rows - first_row) {
+    return absl::InvalidArgumentError(fmt::format("cannot copy rows [{}, {}) of a chunk of {} rows",
+                                                  first_row, first_row + row_count, rows));
+  }
+  size_t columns = ColumnCount();
+  std::vector<duckdb_logical_type> types(columns);
+  for (size_t i = 0; i < columns; ++i) {
+    types[i] = duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(handle_, i));
+  }
+  duckdb_data_chunk copy = duckdb_create_data_chunk(types.data(), columns);
+  for (auto& type : types) duckdb_destroy_logical_type(&type);
+  auto owned = std::unique_ptr<DataChunk>(new DataChunk(copy));
+  if (row_count == 0) return owned;
+  // The selection names every row up to the range's end; copying from
+  // `first_row` of it takes exactly the range.
+  size_t end = first_row + row_count;
+  duckdb_selection_vector selection = duckdb_create_selection_vector(end);
+  sel_t* positions = duckdb_selection_vector_get_data_ptr(selection);
+  for (size_t i = 0; i < end; ++i) positions[i] = static_cast<sel_t>(i);
+  for (size_t i = 0; i < columns; ++i) {
+    duckdb_vector_copy_sel(duckdb_data_chunk_get_vector(handle_, i),
+                           duckdb_data_chunk_get_vector(copy, i), selection, end, first_row, 0);
+  }
+  duckdb_destroy_selection_vector(selection);
+  duckdb_data_chunk_set_size(copy, row_count);
+  return owned;
+}
+
 // ---------------------------------------------------------------- PreparedStatement
 
 PreparedStatement::~PreparedStatement() { duckdb_destroy_prepare(&handle_); }

@@ -133,6 +133,12 @@ class DataChunk {
   absl::StatusOr<bool> GetBool(size_t column, size_t row) const;
   absl::StatusOr<std::string> GetString(size_t column, size_t row) const;
 
+  // A new chunk with the same column types holding copies of rows
+  // [first_row, first_row + row_count) of this one; this chunk is unchanged.
+  // Used to cut a chunk into smaller batches. Errors: InvalidArgument when the
+  // range is not inside the chunk.
+  absl::StatusOr<std::unique_ptr<DataChunk>> CopyRows(size_t first_row, size_t row_count) const;
+
  private:
   friend class Result;
   friend class Connection;

@@ -217,6 +217,17 @@ absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
 }
 
 absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink& sink) {
+  if (sink.WantsColumnTypes()) {
+    // Described before rendering: the types are the query's own.
+    auto described = connection_->Query(
+        fmt::format("DESCRIBE SELECT * FROM ({}\n) AS __shardlake_result", query));
+    if (described.ok()) {
+      ASSIGN_OR_RETURN(auto rows, (*described)->FetchAllAsStrings());
+      std::vector<std::string> types;
+      for (const auto& row : rows) types.push_back(row.size() > 1 && row[1] ? *row[1] : "VARCHAR");
+      RETURN_IF_ERROR(sink.ColumnTypes(types));
+    }
+  }
   // Every column is rendered by DuckDB itself, so every type prints as DuckDB
   // prints it (decimals, timestamps, lists, ...).
   auto result = connection_->QueryStreaming(

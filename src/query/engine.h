@@ -45,6 +45,16 @@ class ResultSink {
                              duck::DataChunk& chunk) {
     return absl::UnimplementedError("this result sink does not take chunks");
   }
+
+  // A sink that reports the result's original column types (the cluster
+  // server, in its result header) returns true; a query's result then calls
+  // ColumnTypes() before Begin() with the DuckDB type names DESCRIBE gives
+  // (e.g. "DECIMAL(15,2)"). Not called when DuckDB cannot describe the
+  // statement (session statements): their columns count as VARCHAR.
+  virtual bool WantsColumnTypes() const { return false; }
+  virtual absl::Status ColumnTypes(const std::vector<std::string>& types) {
+    return absl::OkStatus();
+  }
 };
 
 // A sink that keeps every row in memory (tests, benchmarks, small results).
