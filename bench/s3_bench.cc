@@ -8,11 +8,13 @@
 // sides alternate per run and the best run of each counts.
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "bench_util.h"
 #include "fmt/format.h"
@@ -32,6 +34,11 @@ struct Speeds {
   double upload_mib_s = 0;
   double download_mib_s = 0;
   double upload_cpu_s = 0;  // CPU seconds (user + system) the client spent uploading
+  // CPU seconds the Ceph daemons spent while the client uploaded / downloaded
+  // (0 with --endpoint).
+  double upload_server_cpu_s = 0;
+  double download_cpu_s = 0;
+  double download_server_cpu_s = 0;
 };
 
 // CPU seconds (user + system) used so far by this process (`who` =
@@ -41,6 +48,31 @@ double CpuSeconds(int who) {
   getrusage(who, &usage);
   auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// CPU seconds (user + system) used so far by the processes `pids` (0 for one
+// that is gone).
+double ProcessesCpuSeconds(const std::vector<pid_t>& pids) {
+  static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (pid_t pid : pids) {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the ")" that ends the command name: state is field 3,
+    // utime and stime are fields 14 and 15.
+    size_t close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    double utime = 0;
+    double stime = 0;
+    for (int number = 3; number <= 15 && fields >> field; ++number) {
+      if (number == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (number == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    total += (utime + stime) / ticks_per_second;
+  }
+  return total;
 }
 
 // Runs `command` through the shell; dies with its output if it fails.
@@ -169,9 +201,13 @@ int main(int argc, char** argv) {
   }
   auto curl_url = [&](int i) { return fmt::format("{}/{}/curl/obj-{:03}", endpoint, kBucket, i); };
 
+  // The Ceph daemons' CPU seconds so far (0 with --endpoint).
+  auto server_cpu = [&] { return ProcessesCpuSeconds(ceph.pids()); };
+
   auto shardlake_side = [&](S3ObjectStore* side) -> Speeds {
     Speeds speeds;
     const double cpu_before = CpuSeconds(RUSAGE_SELF);
+    const double server_before = server_cpu();
     double up = SecondsOf([&] {
       for (int i = 0; i < objects; ++i) {
         absl::Status put =
@@ -180,6 +216,9 @@ int main(int argc, char** argv) {
       }
     });
     speeds.upload_cpu_s = CpuSeconds(RUSAGE_SELF) - cpu_before;
+    speeds.upload_server_cpu_s = server_cpu() - server_before;
+    const double cpu_between = CpuSeconds(RUSAGE_SELF);
+    const double server_between = server_cpu();
     std::string first;
     double down = SecondsOf([&] {
       for (int i = 0; i < objects; ++i) {
@@ -189,6 +228,8 @@ int main(int argc, char** argv) {
         if (i == 0) first = std::move(*got);
       }
     });
+    speeds.download_cpu_s = CpuSeconds(RUSAGE_SELF) - cpu_between;
+    speeds.download_server_cpu_s = server_cpu() - server_between;
     if (s3::HexEncode(s3::Md5(first)) != expected_md5)
       Die(kName, "shardlake downloaded other bytes than it sent");
     std::vector<std::string> keys;
@@ -211,9 +252,15 @@ int main(int argc, char** argv) {
       download += fmt::format(" -o /dev/null '{}'", curl_url(i));
     }
     const double cpu_before = CpuSeconds(RUSAGE_CHILDREN);
+    const double server_before = server_cpu();
     double up = SecondsOf([&] { RunOrDie(upload, work.path() / "curl-upload.log"); });
     speeds.upload_cpu_s = CpuSeconds(RUSAGE_CHILDREN) - cpu_before;
+    speeds.upload_server_cpu_s = server_cpu() - server_before;
+    const double cpu_between = CpuSeconds(RUSAGE_CHILDREN);
+    const double server_between = server_cpu();
     double down = SecondsOf([&] { RunOrDie(download, work.path() / "curl-download.log"); });
+    speeds.download_cpu_s = CpuSeconds(RUSAGE_CHILDREN) - cpu_between;
+    speeds.download_server_cpu_s = server_cpu() - server_between;
     // What curl stored is what was sent.
     auto check = S3ObjectStore::OpenUri(uri_for("curl", ""), credentials);
     if (!check.ok()) Die(kName, check.status().ToString());
@@ -288,6 +335,12 @@ int main(int argc, char** argv) {
                  "%.0f down %.0f\n",
                  a.upload_mib_s, a.download_mib_s, c.upload_mib_s, c.download_mib_s, b.upload_mib_s,
                  b.download_mib_s);
+    std::fprintf(stderr,
+                 "  CPU s client+server: shardlake up %.2f+%.2f down %.2f+%.2f; without MD5 up "
+                 "%.2f+%.2f down %.2f+%.2f; curl up %.2f+%.2f down %.2f+%.2f\n",
+                 a.upload_cpu_s, a.upload_server_cpu_s, a.download_cpu_s, a.download_server_cpu_s,
+                 c.upload_cpu_s, c.upload_server_cpu_s, c.download_cpu_s, c.download_server_cpu_s,
+                 b.upload_cpu_s, b.upload_server_cpu_s, b.download_cpu_s, b.download_server_cpu_s);
     up_ratios.push_back(a.upload_mib_s / b.upload_mib_s);
     down_ratios.push_back(a.download_mib_s / b.download_mib_s);
     up_no_md5_ratios.push_back(c.upload_mib_s / b.upload_mib_s);
