@@ -162,9 +162,12 @@ class PartHasher {
           const http::Body& part = parts_[first + lane];
           const int64_t take = std::clamp<int64_t>(part.size() - at, 0, kPieceBytes);
           more = more || take > 0;
-          if (part.fd < 0 || take == 0) {
-            pieces[lane] = part.memory.substr(static_cast<size_t>(std::min(at, part.size())),
-                                              static_cast<size_t>(take));
+          if (take == 0) {
+            pieces[lane] = std::string_view();
+            continue;
+          }
+          if (part.fd < 0) {
+            pieces[lane] = part.memory.substr(static_cast<size_t>(at), static_cast<size_t>(take));
             continue;
           }
           absl::Status read = ReadFully(part.fd, part.offset + at, take, buffers[lane].data());
