@@ -54,22 +54,32 @@ constexpr long long kMaxReserve = 4LL << 30;
 // Bodies at least this large ask for transparent huge pages.
 constexpr long long kHugePageBodyBytes = 8LL << 20;
 constexpr uintptr_t kHugePageBytes = uintptr_t{2} << 20;
+constexpr uintptr_t kPageBytes = 4096;
 
 // Reserves room for a body of `length` bytes in `body` (empty). A large
 // buffer is fresh memory from mmap, and filling it 4 KiB page by page costs a
 // page fault per page (a quarter of a million per GiB, more CPU than the
-// transfer itself): where the kernel offers transparent huge pages on request
-// (the Debian default, "madvise"), the buffer asks for 2 MiB pages instead.
-// Advice only: without it the body is the same, just filled more slowly.
+// transfer itself). So a large body asks for 2 MiB pages (transparent huge
+// pages on request: the Debian default, "madvise"), and its capacity is
+// rounded so that the allocation (with malloc's small header) spans a whole
+// number of huge pages, which a kernel that aligns such mappings places on a
+// huge page boundary: then every page of it can be a huge page. Advice only:
+// without it the body is the same, just filled more slowly.
 void ReserveBody(std::string* body, long long length) {
-  body->reserve(static_cast<size_t>(length));
-  if (length < kHugePageBodyBytes) return;
-  const auto begin = reinterpret_cast<uintptr_t>(body->data());
-  const uintptr_t first = (begin + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-  const uintptr_t last = (begin + static_cast<uintptr_t>(length)) & ~(kHugePageBytes - 1);
-  if (last > first) {
-    (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  if (length < kHugePageBodyBytes) {
+    body->reserve(static_cast<size_t>(length));
+    return;
   }
+  constexpr uintptr_t kAllocatorOverhead = 64;  // malloc's header, the string's '\0', slack
+  const uintptr_t whole_pages =
+      (static_cast<uintptr_t>(length) + kAllocatorOverhead + kHugePageBytes - 1) &
+      ~(kHugePageBytes - 1);
+  body->reserve(whole_pages - kAllocatorOverhead);
+  // The pages the buffer lies on, all inside its allocation.
+  const auto begin = reinterpret_cast<uintptr_t>(body->data());
+  const uintptr_t first = begin & ~(kPageBytes - 1);
+  const uintptr_t last = (begin + body->capacity() + 1 + kPageBytes - 1) & ~(kPageBytes - 1);
+  (void)::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
 }
 
 // curl's upload buffer (its maximum is 2 MiB).
