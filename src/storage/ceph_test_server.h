@@ -125,6 +125,8 @@ class CephTestServer {
     return tls_port_ == 0 ? "" : fmt::format("https://127.0.0.1:{}", tls_port_);
   }
   int rgw_port() const { return rgw_port_; }
+  // The running daemons (monitor, OSD, gateway), e.g. to read their CPU time.
+  const std::vector<pid_t>& pids() const { return pids_; }
   const std::string& dir() const { return dir_; }
 
   static s3::Credentials credentials() { return s3::Credentials{kAccessKey, kSecretKey, ""}; }

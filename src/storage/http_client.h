@@ -21,26 +21,13 @@
 
 namespace shardlake::http {
 
-// Sees a request body as it is sent, so that a digest of the bytes actually
-// transmitted costs no pass of its own: Restart() before each transmission
-// begins at byte 0 (a fresh connection, a rewind), then Update() with every
-// byte in order. Called on the thread running Perform().
-class BodyObserver {
- public:
-  virtual ~BodyObserver() = default;
-  virtual void Restart() = 0;
-  virtual void Update(std::string_view bytes) = 0;
-};
-
 // A request body: `memory`, or `length` bytes of the open file `fd` from
 // `offset` (read with pread; the caller keeps the fd open during Perform).
-// `observer` (not owned; may be null) sees the bytes of the last transmission.
 struct Body {
   std::string_view memory;
   int fd = -1;
   int64_t offset = 0;
   int64_t length = 0;
-  BodyObserver* observer = nullptr;
 
   int64_t size() const { return fd >= 0 ? length : static_cast<int64_t>(memory.size()); }
 };

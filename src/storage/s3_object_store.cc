@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "common/uri.h"
 #include "fmt/format.h"
 #include "storage/digest.h"
+#include "storage/md5_lanes.h"
 #include "storage/s3_xml.h"
 
 namespace shardlake {
@@ -114,25 +116,105 @@ void Backoff(int retry, std::chrono::milliseconds base, std::chrono::millisecond
   std::this_thread::sleep_for(std::chrono::milliseconds(pick(generator)));
 }
 
-// The MD5 of a request body, computed as it is sent (http::BodyObserver).
-class Md5WhileSending final : public http::BodyObserver {
+// The MD5s of a multipart upload's parts, computed on a thread of their own
+// while the parts are sent, so the hashing overlaps the transfers instead of
+// delaying them. Parts are hashed in part order, s3::Md5Lanes::kMaxStreams at a
+// time side by side (several times the speed of one MD5 after another), from
+// the upload's source: the memory, or the file read with pread. The digest is
+// of the source's bytes; the part's ETag (the MD5 of what the server stored)
+// must equal it. Destruction stops the thread (at the next piece) and joins it.
+class PartHasher {
  public:
-  void Restart() override {
-    hasher_.Reset();
-    bytes_ = 0;
+  explicit PartHasher(std::vector<http::Body> parts)
+      : parts_(std::move(parts)), md5s_(parts_.size()), thread_([this] { Run(); }) {}
+  ~PartHasher() {
+    stop_ = true;
+    thread_.join();
   }
-  void Update(std::string_view bytes) override {
-    hasher_.Update(bytes);
-    bytes_ += static_cast<int64_t>(bytes.size());
+  PartHasher(const PartHasher&) = delete;
+  PartHasher& operator=(const PartHasher&) = delete;
+
+  // The raw MD5 of part `index`, once hashed. Errors: the errno status of a
+  // failed read; DataLoss when the file ends before the part does.
+  absl::StatusOr<std::string> Md5Of(size_t index) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    hashed_changed_.wait(lock, [&] { return hashed_ > index || !error_.ok(); });
+    if (hashed_ > index) return md5s_[index];
+    return error_;
   }
-  // The raw MD5 of the last transmission.
-  std::string Finish() { return hasher_.Finish(); }
-  // How many bytes the last transmission sent.
-  int64_t bytes() const { return bytes_; }
 
  private:
-  s3::Hasher hasher_{s3::Hasher::Kind::kMd5};
-  int64_t bytes_ = 0;
+  // Bytes of each part read and hashed per step: four lanes' worth stays in
+  // a core's L2 cache between the read and the hash.
+  static constexpr int64_t kPieceBytes = 64 << 10;
+
+  void Run() {
+    std::vector<std::vector<char>> buffers(s3::Md5Lanes::kMaxStreams,
+                                           std::vector<char>(static_cast<size_t>(kPieceBytes)));
+    for (size_t first = 0; first < parts_.size(); first += s3::Md5Lanes::kMaxStreams) {
+      const size_t count = std::min<size_t>(s3::Md5Lanes::kMaxStreams, parts_.size() - first);
+      s3::Md5Lanes lanes(static_cast<int>(count));
+      std::vector<std::string_view> pieces(count);
+      for (int64_t at = 0;; at += kPieceBytes) {
+        if (stop_) return;
+        bool more = false;
+        for (size_t lane = 0; lane < count; ++lane) {
+          const http::Body& part = parts_[first + lane];
+          const int64_t take = std::clamp<int64_t>(part.size() - at, 0, kPieceBytes);
+          more = more || take > 0;
+          if (take == 0) {
+            pieces[lane] = std::string_view();
+            continue;
+          }
+          if (part.fd < 0) {
+            pieces[lane] = part.memory.substr(static_cast<size_t>(at), static_cast<size_t>(take));
+            continue;
+          }
+          absl::Status read = ReadFully(part.fd, part.offset + at, take, buffers[lane].data());
+          if (!read.ok()) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            error_ = read;
+            hashed_changed_.notify_all();
+            return;
+          }
+          pieces[lane] = std::string_view(buffers[lane].data(), static_cast<size_t>(take));
+        }
+        if (!more) break;
+        lanes.Update(pieces);
+      }
+      std::vector<std::string> digests = lanes.Finish();
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (size_t lane = 0; lane < count; ++lane) md5s_[first + lane] = std::move(digests[lane]);
+      hashed_ = first + count;
+      hashed_changed_.notify_all();
+    }
+  }
+
+  static absl::Status ReadFully(int fd, int64_t offset, int64_t length, char* out) {
+    int64_t done = 0;
+    while (done < length) {
+      ssize_t got = ::pread(fd, out + done, static_cast<size_t>(length - done), offset + done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return ErrnoStatus(errno, "reading the file being uploaded, to hash it");
+      if (got == 0) {
+        return absl::DataLossError(fmt::format(
+            "the file being uploaded ended at byte {} (expected at least {}): was it changed "
+            "during the upload?",
+            offset + done, offset + length));
+      }
+      done += got;
+    }
+    return absl::OkStatus();
+  }
+
+  const std::vector<http::Body> parts_;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable hashed_changed_;
+  std::vector<std::string> md5s_;  // guarded by mutex_, like hashed_ and error_
+  size_t hashed_ = 0;              // parts [0, hashed_) have their md5s_
+  absl::Status error_;
+  std::thread thread_;  // last: starts once the members it uses exist
 };
 
 bool IsRetryableReply(const http::Response& response) {
@@ -573,66 +655,68 @@ absl::Status S3ObjectStore::UploadMultipart(const std::string& full_key, const s
 
   std::vector<std::string> etags(static_cast<size_t>(parts));
   std::vector<std::string> md5s(static_cast<size_t>(parts));
-  auto upload_part = [&](int index) -> absl::Status {
+  auto part_body = [&](int index) {
     int64_t offset = static_cast<int64_t>(index) * part_size;
-    int64_t length = std::min(part_size, source.size - offset);
+    return source.Slice(offset, std::min(part_size, source.size - offset));
+  };
+  // Without Content-MD5 on each part, the parts are hashed while they are
+  // sent and checked against their ETags.
+  const bool md5_first = options_.content_md5 && options_.part_content_md5;
+  const bool md5_alongside = options_.content_md5 && !options_.part_content_md5;
+  std::optional<PartHasher> hasher;
+  if (md5_alongside) {
+    std::vector<http::Body> bodies;
+    for (int i = 0; i < parts; ++i) bodies.push_back(part_body(i));
+    hasher.emplace(std::move(bodies));
+  }
+  auto upload_part = [&](int index) -> absl::Status {
     std::string part_what = fmt::format("{} (part {} of {})", what, index + 1, parts);
     Call call{"PUT",
               full_key,
               {{"partNumber", std::to_string(index + 1)}, {"uploadId", *upload_id}},
               {},
-              source.Slice(offset, length),
+              part_body(index),
               "",
               part_what};
-    absl::Status status;
-    // Without Content-MD5 the part is hashed as curl sends it.
-    const bool md5_first = options_.content_md5 && options_.part_content_md5;
-    const bool md5_while_sending = options_.content_md5 && !options_.part_content_md5;
-    Md5WhileSending sent_md5;
-    if (md5_while_sending) call.body.observer = &sent_md5;
-    absl::StatusOr<s3::FileDigests> digests = BodyDigests(call.body, md5_first);
-    if (digests.ok()) {
-      call.payload_sha256 = options_.sign_payload ? std::move(digests->sha256_hex)
-                                                  : std::string(s3::kUnsignedPayload);
-      md5s[static_cast<size_t>(index)] = std::move(digests->md5);
-    } else {
-      status = digests.status();
+    std::string& md5 = md5s[static_cast<size_t>(index)];
+    ASSIGN_OR_RETURN(s3::FileDigests digests, BodyDigests(call.body, md5_first));
+    call.payload_sha256 =
+        options_.sign_payload ? std::move(digests.sha256_hex) : std::string(s3::kUnsignedPayload);
+    if (md5_first) {
+      md5 = std::move(digests.md5);
+      call.headers.emplace_back("content-md5", s3::Base64Encode(md5));
     }
-    if (status.ok() && md5_first) {
-      call.headers.emplace_back("content-md5", s3::Base64Encode(md5s[static_cast<size_t>(index)]));
-    }
-    if (status.ok()) {
-      absl::StatusOr<http::Response> response = Send(call);
-      if (md5_while_sending) md5s[static_cast<size_t>(index)] = sent_md5.Finish();
-      const std::string& md5 = md5s[static_cast<size_t>(index)];
-      if (!response.ok()) {
-        status = response.status();
-      } else if (response->status != 200) {
-        status = ReplyError(*response, part_what);
-      } else if (md5_while_sending && sent_md5.bytes() != length) {
-        status = absl::InternalError(
-            fmt::format("{}: {} bytes were sent of {}", part_what, sent_md5.bytes(), length));
-      } else {
-        std::string etag = StripQuotes(response->Header("etag").value_or(""));
-        if (etag.empty()) {
-          status = absl::InternalError(fmt::format("{}: the reply has no ETag", part_what));
-        } else if (md5_while_sending && !IsHexMd5(etag)) {
-          // The ETag is the only check of a part sent without Content-MD5.
-          status = absl::FailedPreconditionError(fmt::format(
-              "{}: cannot verify the part: its ETag '{}' is not an MD5; add "
-              "part-content-md5=true to the store URI (or content-md5=false to skip the check)",
-              part_what, etag));
-        } else if (options_.content_md5 && IsHexMd5(etag) && etag != s3::HexEncode(md5)) {
-          status = absl::DataLossError(
-              fmt::format("{}: the server stored other bytes (ETag {}, data MD5 {})", part_what,
-                          etag, s3::HexEncode(md5)));
-        }
-        etags[static_cast<size_t>(index)] = etag;
+    ASSIGN_OR_RETURN(http::Response response, Send(call));
+    if (response.status != 200) return ReplyError(response, part_what);
+    std::string etag = StripQuotes(response.Header("etag").value_or(""));
+    if (etag.empty())
+      return absl::InternalError(fmt::format("{}: the reply has no ETag", part_what));
+    etags[static_cast<size_t>(index)] = etag;
+    if (md5_alongside) {
+      absl::StatusOr<std::string> hashed = hasher->Md5Of(static_cast<size_t>(index));
+      if (!hashed.ok()) {
+        return absl::Status(
+            hashed.status().code(),
+            fmt::format("{}: {}", part_what, std::string(hashed.status().message())));
+      }
+      md5 = *std::move(hashed);
+      // The ETag is the only check of a part sent without Content-MD5.
+      if (!IsHexMd5(etag)) {
+        return absl::FailedPreconditionError(fmt::format(
+            "{}: cannot verify the part: its ETag '{}' is not an MD5; add "
+            "part-content-md5=true to the store URI (or content-md5=false to skip the check)",
+            part_what, etag));
       }
     }
-    return status;
+    if (options_.content_md5 && IsHexMd5(etag) && etag != s3::HexEncode(md5)) {
+      return absl::DataLossError(
+          fmt::format("{}: the server stored other bytes (ETag {}, data MD5 {})", part_what, etag,
+                      s3::HexEncode(md5)));
+    }
+    return absl::OkStatus();
   };
   absl::Status failure = RunPartsInParallel(parts, options_.parallelism, upload_part);
+  hasher.reset();  // no hashing left to wait for, whatever happened
 
   if (failure.ok()) {
     std::string body = "<CompleteMultipartUpload>";

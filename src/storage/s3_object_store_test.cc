@@ -514,6 +514,34 @@ TEST_F(S3ObjectStoreTest, BytesAlteredInFlightAreRefusedAndNothingIsStored) {
   EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
 }
 
+// With sign-payload (and no MD5 at all) the gateway checks the signed
+// SHA-256 of the body: RGW answers XAmzContentSHA256Mismatch and stores
+// nothing, in a single PUT and in a part.
+TEST_F(S3ObjectStoreTest, SignedPayloadRefusesBytesAlteredInFlight) {
+  std::unique_ptr<S3ObjectStore> store = OpenThroughProxy(
+      "&sign-payload=true&content-md5=false&multipart-threshold=5M&part-size=5M&parallelism=2");
+  ASSERT_NE(store, nullptr);
+  const std::string small = object_store_conformance::PseudoRandomBytes(1 << 20, 13);
+  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "/signed-single", 300000, 1});
+  absl::Status put = store->Put("signed-single", small);
+  EXPECT_TRUE(absl::IsDataLoss(put)) << put;
+  EXPECT_THAT(std::string(put.message()), HasSubstr("XAmzContentSHA256Mismatch"));
+  EXPECT_EQ(proxy_->injected(), 1);
+  EXPECT_FALSE(store->Exists("signed-single").value_or(true));
+  const std::string big = object_store_conformance::PseudoRandomBytes(11 << 20, 14);
+  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "partNumber=2&", 1 << 20, 1});
+  absl::Status multipart = store->Put("signed-multi", big);
+  EXPECT_TRUE(absl::IsDataLoss(multipart)) << multipart;
+  EXPECT_THAT(std::string(multipart.message()), HasSubstr("part 2 of 3"));
+  EXPECT_FALSE(store->Exists("signed-multi").value_or(true));
+  EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
+  // Unaltered, the same uploads go through.
+  proxy_->Disarm();
+  ASSERT_TRUE(store->Put("signed-multi", big).ok());
+  EXPECT_TRUE(store->Get("signed-multi").value_or("") == big);
+  ASSERT_TRUE(store->Delete({"signed-multi"}).ok());
+}
+
 TEST_F(S3ObjectStoreTest, ConnectionDroppedDuringUploadFailsCleanlyOrRetries) {
   std::unique_ptr<S3ObjectStore> store = OpenThroughProxy();
   ASSERT_NE(store, nullptr);
