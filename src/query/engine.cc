@@ -216,7 +216,9 @@ absl::Status Engine::ExposeReferencedTables(const std::string& statement) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink& sink) {
+absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink& sink,
+                                           bool* began) {
+  if (began != nullptr) *began = false;
   if (sink.WantsColumnTypes()) {
     // Described before rendering: the types are the query's own.
     auto described = connection_->Query(
@@ -235,6 +237,7 @@ absl::StatusOr<int64_t> Engine::StreamRows(const std::string& query, ResultSink&
   if (!result.ok()) return ExplainUnknownTable(result.status());
   std::vector<std::string> names;
   for (size_t i = 0; i < (*result)->ColumnCount(); ++i) names.push_back((*result)->ColumnName(i));
+  if (began != nullptr) *began = true;
   RETURN_IF_ERROR(sink.Begin(names));
   int64_t rows = 0;
   std::vector<std::vector<std::optional<std::string>>> batch;
@@ -385,7 +388,6 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
   ASSIGN_OR_RETURN(outcome.scans,
                    ExposePrunedTables(query, &rewritten, explain || options_.count_total_files));
   std::string run = rewritten.empty() ? query : rewritten;
-  if (run != query && !connection_->Prepare(run).ok()) run = query;
 
   if (explain) {
     RETURN_IF_ERROR(sink.Begin({"explain_key", "explain_value"}));
@@ -398,6 +400,8 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
                                   scan.pruned_by_time, scan.pruned_by_stats)});
     }
     auto plan = connection_->Query(statement.substr(0, explained_begin) + run);
+    if (!plan.ok() && run != query)
+      plan = connection_->Query(statement.substr(0, explained_begin) + query);
     if (!plan.ok()) return ExplainUnknownTable(plan.status());
     ASSIGN_OR_RETURN(auto plan_rows, (*plan)->FetchAllAsStrings());
     for (auto& row : plan_rows) rows.push_back(std::move(row));
@@ -408,11 +412,20 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
     outcome.seconds = watch.ElapsedSeconds();
     return outcome;
   }
-  // Bind the query as written first, so errors point into the user's text.
-  if (auto prepared = connection_->Prepare(query); !prepared.ok()) {
-    return ExplainUnknownTable(prepared.status());
+  // Binding costs milliseconds per statement, so the query is bound once on
+  // the way that works. Only a failure before any output binds the query as
+  // written, so that errors point into the user's text, and retries it when
+  // it was the per-reference rewrite that failed.
+  bool began = false;
+  auto rows = StreamRows(run, sink, &began);
+  if (!rows.ok() && !began) {
+    if (auto prepared = connection_->Prepare(query); !prepared.ok()) {
+      return ExplainUnknownTable(prepared.status());
+    }
+    if (run != query) rows = StreamRows(query, sink);
   }
-  ASSIGN_OR_RETURN(outcome.rows, StreamRows(run, sink));
+  if (!rows.ok()) return rows.status();
+  outcome.rows = *rows;
   outcome.produced_rows = true;
   outcome.seconds = watch.ElapsedSeconds();
   return outcome;

@@ -182,7 +182,9 @@ class Engine {
   // Exposes every lake table `statement` references, unpruned.
   absl::Status ExposeReferencedTables(const std::string& statement);
   // Streams a query's rows to the sink as text.
-  absl::StatusOr<int64_t> StreamRows(const std::string& query, ResultSink& sink);
+  // `began` (optional) tells whether `sink` saw Begin() before a failure.
+  absl::StatusOr<int64_t> StreamRows(const std::string& query, ResultSink& sink,
+                                     bool* began = nullptr);
   // Appends the list of existing tables to a "table does not exist" error.
   absl::Status ExplainUnknownTable(const absl::Status& status);
   std::string TableListing();
