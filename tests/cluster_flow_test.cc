@@ -31,6 +31,7 @@
 #include "fmt/format.h"
 #include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
+#include "tests/cluster_fixture.h"
 
 namespace shardlake {
 namespace {
@@ -42,19 +43,6 @@ using std::chrono::steady_clock;
 
 constexpr char kClientPassword[] = "tiger-flow-1";
 constexpr char kWorkerPassword[] = "united-flow-2";
-
-struct Answer {
-  std::vector<std::string> columns;
-  CollectingSink::RowList rows;
-  ClientQueryOutcome outcome;
-};
-
-absl::StatusOr<Answer> RunSql(ClusterClient& client, const std::string& sql) {
-  CollectingSink sink;
-  auto outcome = client.Execute(sql, sink);
-  if (!outcome.ok()) return outcome.status();
-  return Answer{sink.columns(), sink.rows(), *outcome};
-}
 
 // CPU seconds (user + system) a process has used, from /proc/<pid>/stat;
 // negative when it cannot be read.
@@ -78,11 +66,7 @@ class ClusterFlowTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     data_dir_ = new fs::path(fs::temp_directory_path() / ("shardlake-flow-" + NewUuid()));
-    CommandResult boot = RunShardlake(
-        {"--threads", "2", "--data-dir", data_dir_->string(), "bootstrap", "--client-username",
-         "scott", "--client-password", kClientPassword, "--worker-password", kWorkerPassword,
-         "--tpch-scale-factor", "0.01", "--shard-count", "4"});
-    ASSERT_EQ(boot.exit_code, 0) << boot.out << boot.err;
+    BootstrapSmallLake(*data_dir_, kClientPassword, kWorkerPassword);
   }
   static void TearDownTestSuite() {
     std::error_code ignored;
@@ -98,14 +82,8 @@ class ClusterFlowTest : public ::testing::Test {
 
   // Starts a server with `server_args` (after `server`) and returns a client.
   std::unique_ptr<ClusterClient> StartCluster(std::vector<std::string> server_args) {
-    LocalCluster::Options options;
-    options.binary = std::getenv("SHARDLAKE_BIN");
-    options.data_dir = data_dir_->string();
-    options.worker_password = kWorkerPassword;
-    options.log_dir = (*data_dir_ / ("logs-" + NewUuid())).string();
-    options.server_threads = 1;
-    options.server_args = std::move(server_args);
-    cluster_ = std::make_unique<LocalCluster>(options);
+    cluster_ = std::make_unique<LocalCluster>(
+        SmallClusterOptions(*data_dir_, kWorkerPassword, std::move(server_args)));
     absl::Status started = cluster_->StartServer(seconds(30));
     EXPECT_TRUE(started.ok()) << started;
     if (!started.ok()) return nullptr;
@@ -113,18 +91,6 @@ class ClusterFlowTest : public ::testing::Test {
         {cluster_->address(), cluster_->ca_file(), "scott", kClientPassword, 10});
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? std::move(*client) : nullptr;
-  }
-
-  // Waits until the server reports `count` workers (bounded).
-  void WaitForWorkers(ClusterClient& client, int count) {
-    auto deadline = steady_clock::now() + seconds(30);
-    while (steady_clock::now() < deadline) {
-      auto status = client.Status();
-      ASSERT_TRUE(status.ok()) << status.status();
-      if (status->workers == count) return;
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    FAIL() << "the server did not reach " << count << " worker(s)";
   }
 
   // The answer with distributed off (the server alone) and on.

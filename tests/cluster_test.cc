@@ -27,6 +27,7 @@
 #include "query/result_compare.h"
 #include "shardlake.grpc.pb.h"
 #include "tests/cli_runner.h"
+#include "tests/cluster_fixture.h"
 
 namespace shardlake {
 namespace {
@@ -49,11 +50,7 @@ class ClusterTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     data_dir_ = new fs::path(fs::temp_directory_path() / ("shardlake-cluster-" + NewUuid()));
-    CommandResult boot = RunShardlake(
-        {"--threads", "2", "--data-dir", data_dir_->string(), "bootstrap", "--client-username",
-         "scott", "--client-password", kClientPassword, "--worker-password", kWorkerPassword,
-         "--tpch-scale-factor", "0.01", "--shard-count", "4"});
-    ASSERT_EQ(boot.exit_code, 0) << boot.out << boot.err;
+    BootstrapSmallLake(*data_dir_, kClientPassword, kWorkerPassword);
   }
   static void TearDownTestSuite() {
     std::error_code ignored;
@@ -62,14 +59,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    LocalCluster::Options options;
-    options.binary = std::getenv("SHARDLAKE_BIN");
-    options.data_dir = data_dir_->string();
-    options.worker_password = kWorkerPassword;
-    options.log_dir = (*data_dir_ / ("logs-" + NewUuid())).string();
-    options.server_threads = 1;
-    options.server_args = {"--compact-interval", "0"};
-    cluster_ = std::make_unique<LocalCluster>(options);
+    cluster_ = std::make_unique<LocalCluster>(SmallClusterOptions(*data_dir_, kWorkerPassword));
     absl::Status started = cluster_->StartServer(seconds(30));
     ASSERT_TRUE(started.ok()) << started;
     address_ = cluster_->address();
@@ -95,37 +85,12 @@ class ClusterTest : public ::testing::Test {
     return client.ok() ? std::move(*client) : nullptr;
   }
 
-  // Waits until the server reports `count` workers (bounded).
-  void WaitForWorkers(ClusterClient& client, int count) {
-    auto deadline = steady_clock::now() + seconds(30);
-    while (steady_clock::now() < deadline) {
-      auto status = client.Status();
-      ASSERT_TRUE(status.ok()) << status.status();
-      if (status->workers == count) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "the server did not reach " << count << " worker(s)";
-  }
-
   static fs::path* data_dir_;
   std::unique_ptr<LocalCluster> cluster_;
   std::string address_;
 };
 
 fs::path* ClusterTest::data_dir_ = nullptr;
-
-struct Answer {
-  std::vector<std::string> columns;
-  CollectingSink::RowList rows;
-  ClientQueryOutcome outcome;
-};
-
-absl::StatusOr<Answer> RunSql(ClusterClient& client, const std::string& sql) {
-  CollectingSink sink;
-  auto outcome = client.Execute(sql, sink);
-  if (!outcome.ok()) return outcome.status();
-  return Answer{sink.columns(), sink.rows(), *outcome};
-}
 
 const std::vector<std::string>& ComparedQueries() {
   static const std::vector<std::string> queries = {
