@@ -180,5 +180,27 @@ TEST(DuckDatabaseTest, BadOptionIsInvalidArgument) {
   EXPECT_FALSE(db.ok());
 }
 
+TEST(DuckDatabaseTest, ExtensionSettingIsAppliedAfterOpening) {
+  auto db = Database::Open("", {{"parquet_metadata_cache", "true"}, {"threads", "1"}});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto conn = Connection::Open(**db);
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto result = (*conn)->Query(
+      "SELECT current_setting('parquet_metadata_cache')::VARCHAR, "
+      "current_setting('threads')::VARCHAR");
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto rows = (*result)->FetchAllAsStrings();
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0][0], "true");
+  EXPECT_EQ((*rows)[0][1], "1");
+}
+
+TEST(DuckDatabaseTest, BadExtensionSettingValueIsInvalidArgument) {
+  auto db = Database::Open("", {{"parquet_metadata_cache", "maybe'"}});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kInvalidArgument) << db.status();
+}
+
 }  // namespace
 }  // namespace shardlake::duck
