@@ -494,6 +494,42 @@ LimitInfo ReadLimit(const Json& node) {
   return info;
 }
 
+// Whether `order` (an ORDER_MODIFIER of the aggregate query `node`, whose
+// select-list items are `items`, named `names`) names every GROUP BY key, so
+// that it orders the groups totally and LIMIT picks the same groups on any
+// node. Positions and select-list names are resolved to the items they
+// name; expressions are compared by structure. Only informs EXPLAIN: top N
+// per worker is exact either way, up to the choice among tied rows.
+bool OrdersGroupsTotally(const Json& node, const Json& order, const std::vector<Json>& items,
+                         const std::vector<std::string>& names) {
+  auto resolve = [&](const Json& expression, bool names_count) -> Json {
+    if (auto position = IntegerValue(expression)) {
+      if (*position >= 1 && *position <= static_cast<int64_t>(items.size())) {
+        return items[*position - 1];
+      }
+    }
+    if (names_count && IsClass(expression, "COLUMN_REF") &&
+        expression["column_names"].size() == 1) {
+      const std::string name = expression["column_names"][0].get<std::string>();
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == name) return items[i];
+      }
+    }
+    return expression;
+  };
+  std::vector<Json> order_keys;
+  for (const Json& entry : order["orders"]) {
+    order_keys.push_back(resolve(entry["expression"], /*names_count=*/true));
+  }
+  for (const Json& group : node["group_expressions"]) {
+    Json key = resolve(group, /*names_count=*/false);
+    bool ordered = false;
+    for (const Json& order_key : order_keys) ordered = ordered || SameExpression(key, order_key);
+    if (!ordered) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace {
@@ -735,8 +771,10 @@ class QueryPlanner {
 
   // Every group lies within one bucket (the GROUP BY names a shard key):
   // workers run the whole aggregation, HAVING included, and the coordinator
-  // only concatenates, orders and limits; LIMIT l OFFSET o goes to the
-  // workers as LIMIT l + o with the same ORDER BY.
+  // only concatenates, orders and limits; a constant LIMIT l OFFSET o goes
+  // to the workers as LIMIT l + o with the same ORDER BY (top N per worker,
+  // exact since no group spans workers). ORDER BY keys the query does not
+  // select travel as hidden columns __oN.
   absl::Status PlanBucketLocalAggregate() {
     if (node_.value("aggregate_handling", "") != "STANDARD_HANDLING") {
       return CannotDistribute("GROUP BY ALL");
@@ -762,6 +800,8 @@ class QueryPlanner {
     }
     const Json* order = FindModifier(node_, "ORDER_MODIFIER");
     Json coordinator_orders = Json::array();
+    std::vector<Json> hidden_order_items;
+    std::vector<std::string> hidden_order_names;
     if (order != nullptr) {
       for (const Json& entry : (*order)["orders"]) {
         const Json& expression = entry["expression"];
@@ -776,17 +816,37 @@ class QueryPlanner {
         for (size_t i = 0; i < items.size() && !item_index; ++i) {
           if (SameExpression(items[i], expression)) item_index = i;
         }
-        if (!item_index)
-          return CannotDistribute("ORDER BY an expression the query does not select");
-        ASSIGN_OR_RETURN(
-            coordinator_entry["expression"],
-            planner::IntegerConstant(connection_, static_cast<int64_t>(*item_index) + 1));
+        if (item_index) {
+          ASSIGN_OR_RETURN(
+              coordinator_entry["expression"],
+              planner::IntegerConstant(connection_, static_cast<int64_t>(*item_index) + 1));
+        } else {
+          // An ORDER BY key the query does not select (`ORDER BY sum(x)`):
+          // the workers compute it as one more column for the coordinator to
+          // order by; the coordinator does not select it. With DISTINCT the
+          // extra column would change which rows are distinct.
+          if (distinct != nullptr) {
+            return CannotDistribute("SELECT DISTINCT ordered by an expression it does not select");
+          }
+          std::string name = fmt::format("__o{}", hidden_order_items.size());
+          bool taken = false;
+          for (const std::string& other : names) taken = taken || LowerCase(other) == name;
+          if (taken) {
+            return CannotDistribute(fmt::format("a result column is named {}", name));
+          }
+          Json item = expression;
+          item["alias"] = name;
+          hidden_order_items.push_back(std::move(item));
+          hidden_order_names.push_back(name);
+          coordinator_entry["expression"] = ColumnRef(name);
+        }
         coordinator_orders.push_back(std::move(coordinator_entry));
       }
     }
     LimitInfo limit = ReadLimit(node_);
 
     Json worker = node_;  // GROUP BY, HAVING and aliases as written
+    for (Json& item : hidden_order_items) worker["select_list"].push_back(std::move(item));
     worker["modifiers"] = Json::array();
     if (distinct != nullptr) worker["modifiers"].push_back(*distinct);
     if (limit.present && limit.pushable) {
@@ -826,14 +886,33 @@ class QueryPlanner {
     plan_.worker_sql = std::move(worker_sql);
     plan_.coordinator_sql = std::move(coordinator_sql);
     plan_.partial_columns = names;
+    plan_.partial_columns.insert(plan_.partial_columns.end(), hidden_order_names.begin(),
+                                 hidden_order_names.end());
     plan_.notes.push_back(fmt::format(
         "bucket-local groups: GROUP BY includes shard key {}, so each group is complete in one "
         "slice; workers aggregate fully (HAVING included), the coordinator concatenates",
         sources_.grouping_shard_key));
     if (limit.present && limit.pushable) {
-      plan_.notes.push_back(fmt::format(
-          "LIMIT {} pushed to the workers{}; LIMIT/OFFSET applied again on the coordinator",
-          limit.limit + limit.offset, order != nullptr ? " with the same ORDER BY" : ""));
+      if (order != nullptr) {
+        plan_.notes.push_back(fmt::format(
+            "top N per worker: ORDER BY as written, LIMIT {} (= LIMIT {} + OFFSET {}); every "
+            "group is complete in one slice, so the answer's groups are among the union of the "
+            "workers' top {}; ORDER BY, LIMIT and OFFSET applied again on the coordinator{}",
+            limit.limit + limit.offset, limit.limit, limit.offset, limit.limit + limit.offset,
+            OrdersGroupsTotally(node_, *order, items, names)
+                ? ""
+                : " (the ORDER BY does not name every GROUP BY key: rows tied at the cut may "
+                  "differ from a single node's pick, as they may between two single-node runs)"));
+      } else {
+        plan_.notes.push_back(fmt::format(
+            "LIMIT {} pushed to the workers (no ORDER BY: any {} groups of a slice will do); "
+            "LIMIT/OFFSET applied again on the coordinator",
+            limit.limit + limit.offset, limit.limit + limit.offset));
+      }
+    } else if (limit.present) {
+      plan_.notes.push_back(
+          "LIMIT is not a constant (an expression or a percentage): applied on the coordinator "
+          "only, the workers ship every group");
     }
     if (order != nullptr) plan_.notes.push_back("ORDER BY: on the coordinator");
     return absl::OkStatus();
