@@ -6,6 +6,7 @@
 // the end. Each side uploads every object from the same local file, then
 // downloads every object, then deletes them (the OSD keeps data in RAM);
 // sides alternate per run and the best run of each counts.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,7 +40,37 @@ struct Speeds {
   double upload_server_cpu_s = 0;
   double download_cpu_s = 0;
   double download_server_cpu_s = 0;
+  // Each object downloaded into a local file (what the worker file cache
+  // does), measured on the default store and on curl only (0 otherwise).
+  double download_to_file_mib_s = 0;
 };
+
+// An open file descriptor, closed when it goes out of scope.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+// The hex MD5 of the local file `path`, or "" when it cannot be read.
+std::string FileMd5(const fs::path& path) {
+  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::error_code error;
+  const auto size = static_cast<int64_t>(fs::file_size(path, error));
+  if (!fd.valid() || error) return "";
+  absl::StatusOr<s3::FileDigests> digests =
+      s3::DigestFileRange(fd.get(), 0, size, /*want_sha256=*/false, /*want_md5=*/true);
+  return digests.ok() ? s3::HexEncode(digests->md5) : "";
+}
 
 // CPU seconds (user + system) used so far by this process (`who` =
 // RUSAGE_SELF) or by its waited-for children (RUSAGE_CHILDREN).
@@ -204,7 +235,27 @@ int main(int argc, char** argv) {
   // The Ceph daemons' CPU seconds so far (0 with --endpoint).
   auto server_cpu = [&] { return ProcessesCpuSeconds(ceph.pids()); };
 
-  auto shardlake_side = [&](S3ObjectStore* side) -> Speeds {
+  // Downloads every object of `side` into one local file, overwritten per
+  // object as `curl -o` does: GetRangeToFd streams each reply into the file.
+  auto shardlake_to_file = [&](S3ObjectStore* side) -> double {
+    const fs::path target = work.path() / "shardlake-download.bin";
+    double seconds = SecondsOf([&] {
+      for (int i = 0; i < objects; ++i) {
+        ScopedFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        if (!fd.valid()) Die(kName, "cannot create " + target.string());
+        absl::StatusOr<int64_t> got =
+            side->GetRangeToFd(fmt::format("obj-{:03}", i), 0, object_bytes, fd.get(), 0);
+        if (!got.ok()) Die(kName, got.status().ToString());
+        if (*got != object_bytes) Die(kName, "short download to a file");
+      }
+    });
+    if (FileMd5(target) != expected_md5) {
+      Die(kName, "shardlake downloaded other bytes into the file than it sent");
+    }
+    return moved_mib / seconds;
+  };
+
+  auto shardlake_side = [&](S3ObjectStore* side, bool to_file) -> Speeds {
     Speeds speeds;
     const double cpu_before = CpuSeconds(RUSAGE_SELF);
     const double server_before = server_cpu();
@@ -232,6 +283,7 @@ int main(int argc, char** argv) {
     speeds.download_server_cpu_s = server_cpu() - server_between;
     if (s3::HexEncode(s3::Md5(first)) != expected_md5)
       Die(kName, "shardlake downloaded other bytes than it sent");
+    if (to_file) speeds.download_to_file_mib_s = shardlake_to_file(side);
     std::vector<std::string> keys;
     for (int i = 0; i < objects; ++i) keys.push_back(fmt::format("obj-{:03}", i));
     if (absl::Status deleted = side->Delete(keys); !deleted.ok()) {
@@ -261,6 +313,15 @@ int main(int argc, char** argv) {
     double down = SecondsOf([&] { RunOrDie(download, work.path() / "curl-download.log"); });
     speeds.download_cpu_s = CpuSeconds(RUSAGE_CHILDREN) - cpu_between;
     speeds.download_server_cpu_s = server_cpu() - server_between;
+    const fs::path target = work.path() / "curl-download.bin";
+    std::string to_file = fmt::format("curl -K '{}'", curl_config.string());
+    for (int i = 0; i < objects; ++i) {
+      to_file += fmt::format(" -o '{}' '{}'", target.string(), curl_url(i));
+    }
+    double down_to_file =
+        SecondsOf([&] { RunOrDie(to_file, work.path() / "curl-download-to-file.log"); });
+    if (FileMd5(target) != expected_md5) Die(kName, "curl downloaded other bytes into the file");
+    speeds.download_to_file_mib_s = moved_mib / down_to_file;
     // What curl stored is what was sent.
     auto check = S3ObjectStore::OpenUri(uri_for("curl", ""), credentials);
     if (!check.ok()) Die(kName, check.status().ToString());
@@ -302,6 +363,7 @@ int main(int argc, char** argv) {
   // load at that time, so on a busy machine these ratios are steadier than
   // the ratio of each side's best run.
   std::vector<double> up_ratios, down_ratios, up_no_md5_ratios, down_no_md5_ratios;
+  std::vector<double> down_to_file_ratios;
   // Client CPU seconds per upload of everything: what the machine pays for
   // the client side, whatever else runs on it.
   std::vector<double> up_cpu, up_cpu_no_md5, up_cpu_curl, up_cpu_pre_pass;
@@ -313,6 +375,8 @@ int main(int argc, char** argv) {
   auto keep_best = [](const Speeds& run, Speeds* best) {
     best->upload_mib_s = std::max(best->upload_mib_s, run.upload_mib_s);
     best->download_mib_s = std::max(best->download_mib_s, run.download_mib_s);
+    best->download_to_file_mib_s =
+        std::max(best->download_to_file_mib_s, run.download_to_file_mib_s);
   };
   for (int run = 0; run < runs; ++run) {
     std::fprintf(stderr, "%s: run %d of %d: %d objects of %d MiB each way per side...\n",
@@ -322,23 +386,23 @@ int main(int argc, char** argv) {
     Speeds c;
     Speeds d;
     if (run % 2 == 0) {
-      a = shardlake_side(store->get());
-      c = shardlake_side(no_md5_store->get());
+      a = shardlake_side(store->get(), /*to_file=*/true);
+      c = shardlake_side(no_md5_store->get(), false);
       b = curl_side();
-      d = shardlake_side(pre_pass_store->get());
+      d = shardlake_side(pre_pass_store->get(), false);
     } else {
-      d = shardlake_side(pre_pass_store->get());
+      d = shardlake_side(pre_pass_store->get(), false);
       b = curl_side();
-      c = shardlake_side(no_md5_store->get());
-      a = shardlake_side(store->get());
+      c = shardlake_side(no_md5_store->get(), false);
+      a = shardlake_side(store->get(), /*to_file=*/true);
     }
     pre_pass_ratios.push_back(d.upload_mib_s / b.upload_mib_s);
     up_cpu_pre_pass.push_back(d.upload_cpu_s);
     std::fprintf(stderr,
                  "  shardlake up %.0f down %.0f MiB/s; without MD5 up %.0f down %.0f; curl up "
-                 "%.0f down %.0f\n",
+                 "%.0f down %.0f; to a file: shardlake %.0f curl %.0f\n",
                  a.upload_mib_s, a.download_mib_s, c.upload_mib_s, c.download_mib_s, b.upload_mib_s,
-                 b.download_mib_s);
+                 b.download_mib_s, a.download_to_file_mib_s, b.download_to_file_mib_s);
     std::fprintf(stderr,
                  "  CPU s client+server: shardlake up %.2f+%.2f down %.2f+%.2f; without MD5 up "
                  "%.2f+%.2f down %.2f+%.2f; curl up %.2f+%.2f down %.2f+%.2f\n",
@@ -349,6 +413,7 @@ int main(int argc, char** argv) {
     down_ratios.push_back(a.download_mib_s / b.download_mib_s);
     up_no_md5_ratios.push_back(c.upload_mib_s / b.upload_mib_s);
     down_no_md5_ratios.push_back(c.download_mib_s / b.download_mib_s);
+    down_to_file_ratios.push_back(a.download_to_file_mib_s / b.download_to_file_mib_s);
     up_cpu.push_back(a.upload_cpu_s);
     up_cpu_no_md5.push_back(c.upload_cpu_s);
     up_cpu_curl.push_back(b.upload_cpu_s);
@@ -382,6 +447,13 @@ int main(int argc, char** argv) {
                          best_curl.download_mib_s, best_shardlake.download_mib_s, down_ratio,
                          best_no_md5.download_mib_s,
                          best_no_md5.download_mib_s / best_curl.download_mib_s));
+  const double down_to_file_ratio =
+      best_shardlake.download_to_file_mib_s / best_curl.download_to_file_mib_s;
+  report.Add(
+      fmt::format("{:<10}{:>10.1f}{:>12.1f}{:>16.2f}   (download into a local file: "
+                  "GetRangeToFd vs curl -o)",
+                  "to a file", best_curl.download_to_file_mib_s,
+                  best_shardlake.download_to_file_mib_s, down_to_file_ratio));
   auto ratios = [](const std::vector<double>& values) {
     std::string text;
     for (double value : values) text += fmt::format("{}{:.2f}", text.empty() ? "" : " ", value);
@@ -393,6 +465,8 @@ int main(int argc, char** argv) {
                   ratios(up_ratios), Median(up_ratios), ratios(down_ratios), Median(down_ratios),
                   ratios(up_no_md5_ratios), Median(up_no_md5_ratios), ratios(down_no_md5_ratios),
                   Median(down_no_md5_ratios)));
+  report.Add(fmt::format("per-run shardlake/curl downloading into a file: {} (median {:.2f})",
+                         ratios(down_to_file_ratios), Median(down_to_file_ratios)));
   report.Add(
       fmt::format("parts with Content-MD5 (an OpenSSL MD5 pass before each part) instead of hashed "
                   "alongside: upload/curl {} (median {:.2f})",

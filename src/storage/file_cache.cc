@@ -127,19 +127,6 @@ absl::Status WithContext(const absl::Status& status, std::string_view context) {
   return absl::Status(status.code(), fmt::format("{}: {}", context, std::string(status.message())));
 }
 
-absl::Status WriteAllAt(int fd, std::string_view data, int64_t offset, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, fmt::format("file cache: cannot write '{}'", path));
-    }
-    data.remove_prefix(static_cast<size_t>(written));
-    offset += written;
-  }
-  return absl::OkStatus();
-}
-
 // Renames `from` to `to` unless `to` exists: true if renamed, false if `to`
 // exists (and `from` is left in place).
 absl::StatusOr<bool> RenameNoReplace(const std::string& from, const std::string& to) {
@@ -433,16 +420,19 @@ absl::Status FileCache::DownloadInto(ObjectStore& store, const ObjectInfo& expec
   int64_t received = 0;
   while (received < expected.size_bytes) {
     const int64_t wanted = std::min(options_.download_chunk_bytes, expected.size_bytes - received);
-    absl::StatusOr<std::string> chunk = store.GetRange(key, received, wanted);
+    // Written straight into the temp file: a backend that streams (S3) never
+    // holds the chunk in memory.
+    absl::StatusOr<int64_t> written = store.GetRangeToFd(key, received, wanted, fd, received);
     // OutOfRange: the object is shorter than expected, reported below.
-    if (!chunk.ok() && absl::IsOutOfRange(chunk.status())) break;
-    if (!chunk.ok()) {
-      return WithContext(chunk.status(),
-                         fmt::format("file cache: cannot download object '{}' from {} (at byte "
-                                     "{} of {})",
-                                     key, store.Describe(), received, expected.size_bytes));
+    if (!written.ok() && absl::IsOutOfRange(written.status())) break;
+    if (!written.ok()) {
+      return WithContext(
+          written.status(),
+          fmt::format("file cache: cannot download object '{}' from {} into '{}' "
+                      "(at byte {} of {})",
+                      key, store.Describe(), temp_path, received, expected.size_bytes));
     }
-    const auto length = static_cast<int64_t>(chunk->size());
+    const int64_t length = *written;
     bytes_downloaded_.fetch_add(length);
     if (length > wanted) {
       return absl::DataLossError(fmt::format(
@@ -450,7 +440,6 @@ absl::Status FileCache::DownloadInto(ObjectStore& store, const ObjectInfo& expec
           "nothing was cached",
           store.Describe(), length, key, received, wanted));
     }
-    RETURN_IF_ERROR(WriteAllAt(fd, *chunk, received, temp_path));
     received += length;
     if (length < wanted) break;  // The object ended early.
   }

@@ -129,10 +129,33 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+// Whether the reply's body goes to the request's file rather than memory.
+bool BodyGoesToFile(const Transfer& transfer) {
+  return transfer.request->partial_body_fd >= 0 && transfer.response->status == 206;
+}
+
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  transfer->response->body.append(data, size * count);
-  return size * count;
+  const size_t total = size * count;
+  if (!BodyGoesToFile(*transfer)) {
+    transfer->response->body.append(data, total);
+    return total;
+  }
+  Response* response = transfer->response;
+  size_t done = 0;
+  while (done < total) {
+    ssize_t written = ::pwrite(transfer->request->partial_body_fd, data + done, total - done,
+                               static_cast<off_t>(transfer->request->partial_body_offset +
+                                                  response->partial_body_bytes_written));
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) {
+      transfer->callback_error = ErrnoStatus(errno, "writing the reply's body to its file");
+      return 0;  // aborts the transfer
+    }
+    done += static_cast<size_t>(written);
+    response->partial_body_bytes_written += written;
+  }
+  return total;
 }
 
 size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
@@ -154,7 +177,8 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
     std::string name = ToLower(Trim(line.substr(0, colon)));
     std::string value(Trim(line.substr(colon + 1)));
     // Room for the whole body up front: no regrowing of large downloads.
-    if (name == "content-length" && response->status >= 200 && response->status < 300) {
+    if (name == "content-length" && response->status >= 200 && response->status < 300 &&
+        !BodyGoesToFile(*transfer)) {
       long long length = std::strtoll(value.c_str(), nullptr, 10);
       if (length > 0 && length <= kMaxReserve) ReserveBody(&response->body, length);
     }

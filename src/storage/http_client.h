@@ -37,12 +37,21 @@ struct Request {
   std::string url;     // scheme://host[:port]/path?query, already percent-encoded
   std::vector<std::pair<std::string, std::string>> headers;
   Body body;  // sent for PUT and POST (possibly empty); ignored otherwise
+  // When >= 0, the body of a 206 (Partial Content) reply is written into this
+  // open file from `partial_body_offset` on (pwrite; the file position is not
+  // used) instead of into Response::body, so a large range never sits in
+  // memory. Other replies' bodies (errors, a 200 with the whole object) still
+  // go to Response::body. The caller keeps the fd open during Perform.
+  int partial_body_fd = -1;
+  int64_t partial_body_offset = 0;
 };
 
 struct Response {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
   std::string body;
+  // Bytes of a 206 reply's body written to Request::partial_body_fd.
+  int64_t partial_body_bytes_written = 0;
 
   // The first header named `name` (lower-case), or nullopt.
   std::optional<std::string> Header(std::string_view name) const;
@@ -73,7 +82,8 @@ class Client {
   // the server cannot be reached or the connection fails or closes early
   // (including a body shorter than its Content-Length); FailedPrecondition
   // when the server's TLS certificate is not trusted; the errno status when
-  // reading the request body from its file fails;
+  // reading the request body from its file, or writing the reply's body to
+  // Request::partial_body_fd, fails;
   // InvalidArgument for a malformed URL. Messages name the method and URL.
   absl::StatusOr<Response> Perform(const Request& request);
 

@@ -1,9 +1,13 @@
 #include "storage/object_store.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <utility>
 
+#include "common/errno_status.h"
 #include "common/status_macros.h"
 #include "common/uri.h"
 #include "fmt/format.h"
@@ -81,9 +85,31 @@ std::string ToLower(std::string text) {
 
 }  // namespace
 
+absl::Status WriteAllAt(int fd, std::string_view data, int64_t file_offset,
+                        const std::string& what) {
+  while (!data.empty()) {
+    ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(file_offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, fmt::format("{}: cannot write to the local file", what));
+    }
+    data.remove_prefix(static_cast<size_t>(written));
+    file_offset += written;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> ObjectStore::Size(std::string_view key) {
   ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
   return info.size_bytes;
+}
+
+absl::StatusOr<int64_t> ObjectStore::GetRangeToFd(std::string_view key, int64_t offset,
+                                                  int64_t length, int fd, int64_t file_offset) {
+  ASSIGN_OR_RETURN(std::string data, GetRange(key, offset, length));
+  RETURN_IF_ERROR(
+      WriteAllAt(fd, data, file_offset, fmt::format("get range of '{}' from {}", key, Describe())));
+  return static_cast<int64_t>(data.size());
 }
 
 absl::Status ValidateObjectKey(std::string_view key) {

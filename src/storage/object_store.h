@@ -63,6 +63,16 @@ class ObjectStore {
   virtual absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                                int64_t length) = 0;
 
+  // GetRange's bytes written into the open file `fd` at `file_offset` (with
+  // pwrite: fd's file position is neither used nor moved) instead of returned;
+  // the number of bytes written. A backend may stream them without holding the
+  // range in memory (S3 does); the default calls GetRange. The caller keeps
+  // `fd` open during the call. Errors: those of GetRange, and the errno status
+  // when writing to `fd` fails. After a failure some of the range may have
+  // been written.
+  virtual absl::StatusOr<int64_t> GetRangeToFd(std::string_view key, int64_t offset, int64_t length,
+                                               int fd, int64_t file_offset);
+
   // Key, size and version tag of one object. Errors: NotFound.
   virtual absl::StatusOr<ObjectInfo> Stat(std::string_view key) = 0;
 
@@ -84,6 +94,11 @@ class ObjectStore {
   // store is remote or in memory and the object must be fetched first.
   virtual std::optional<std::string> LocalPath(std::string_view key) const = 0;
 };
+
+// Writes all of `data` into `fd` at `file_offset` with pwrite, retrying short
+// writes. Errors: the errno status, its message starting with `what`.
+absl::Status WriteAllAt(int fd, std::string_view data, int64_t file_offset,
+                        const std::string& what);
 
 // Checks `key` against the key rules above. InvalidArgument names the problem.
 absl::Status ValidateObjectKey(std::string_view key);

@@ -12,8 +12,10 @@
 // wrap its store in ObjectStoreWithCleanup to release them after each test.
 #pragma once
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,6 +80,10 @@ class ObjectStoreWithCleanup final : public ObjectStore {
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override {
     return store_->GetRange(key, offset, length);
+  }
+  absl::StatusOr<int64_t> GetRangeToFd(std::string_view key, int64_t offset, int64_t length, int fd,
+                                       int64_t file_offset) override {
+    return store_->GetRangeToFd(key, offset, length, fd, file_offset);
   }
   absl::StatusOr<ObjectInfo> Stat(std::string_view key) override { return store_->Stat(key); }
   absl::StatusOr<bool> Exists(std::string_view key) override { return store_->Exists(key); }
@@ -184,6 +191,12 @@ class ObjectStoreConformanceTest : public ::testing::TestWithParam<ObjectStoreBa
     absl::StatusOr<std::string> data = store().Get(key);
     EXPECT_TRUE(data.ok()) << "Get(" << key << "): " << data.status();
     return data.ok() ? *data : std::string();
+  }
+
+  // The contents of the local file `path` ("" if it cannot be read).
+  static std::string ReadLocalFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
   std::vector<std::string> ListKeys(std::string_view prefix) {
@@ -544,6 +557,54 @@ TEST_P(ObjectStoreConformanceTest, LargeObjectRoundTrips) {
   absl::StatusOr<std::string> middle = store().GetRange("big/object", 5000000, 65536);
   ASSERT_TRUE(middle.ok()) << middle.status();
   EXPECT_TRUE(*middle == data.substr(5000000, 65536));
+}
+
+// GetRangeToFd writes what GetRange returns at the file offset asked for,
+// leaving the rest of the file alone, with GetRange's errors.
+TEST_P(ObjectStoreConformanceTest, GetRangeToFdWritesTheSliceIntoAFile) {
+  ASSERT_TRUE(IsOk(store().Put("r", "0123456789")));
+  const std::string path = scratch_dir_ + "/range";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << "cannot create " << path;
+  ASSERT_EQ(::pwrite(fd, "abcdefgh", 8, 0), 8);
+  EXPECT_EQ(store().GetRangeToFd("r", 3, 4, fd, 2).value_or(-1), 4);
+  EXPECT_EQ(store().GetRangeToFd("r", 7, 100, fd, 8).value_or(-1), 3);  // to the end
+  EXPECT_EQ(store().GetRangeToFd("r", 10, 5, fd, 0).value_or(-1), 0);   // at the end
+  EXPECT_EQ(store().GetRangeToFd("r", 0, 0, fd, 0).value_or(-1), 0);
+  EXPECT_EQ(ReadLocalFile(path), "ab3456gh789");
+  EXPECT_TRUE(
+      HasCode(store().GetRangeToFd("r", 11, 1, fd, 0).status(), absl::StatusCode::kOutOfRange));
+  EXPECT_TRUE(HasCode(store().GetRangeToFd("r", -1, 2, fd, 0).status(),
+                      absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(
+      HasCode(store().GetRangeToFd("missing", 0, 1, fd, 0).status(), absl::StatusCode::kNotFound));
+  EXPECT_TRUE(HasCode(store().GetRangeToFd("/bad", 0, 1, fd, 0).status(),
+                      absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(ReadLocalFile(path), "ab3456gh789") << "a failed call wrote to the file";
+  ::close(fd);
+  // A file it cannot write to: an error, not a silent short copy.
+  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(read_only, 0);
+  EXPECT_FALSE(store().GetRangeToFd("r", 0, 10, read_only, 0).ok());
+  ::close(read_only);
+}
+
+TEST_P(ObjectStoreConformanceTest, GetRangeToFdCopiesALargeObjectInChunks) {
+  constexpr int64_t kSize = 8 * 1024 * 1024 + 13;
+  constexpr int64_t kChunk = 3 * 1024 * 1024;
+  const std::string data = PseudoRandomBytes(static_cast<size_t>(kSize), 4);
+  ASSERT_TRUE(IsOk(store().Put("big/object", data)));
+  const std::string path = scratch_dir_ + "/big";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << "cannot create " << path;
+  for (int64_t offset = 0; offset < kSize; offset += kChunk) {
+    absl::StatusOr<int64_t> written =
+        store().GetRangeToFd("big/object", offset, kChunk, fd, offset);
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_EQ(*written, std::min(kChunk, kSize - offset));
+  }
+  ::close(fd);
+  EXPECT_TRUE(ReadLocalFile(path) == data) << "the 8 MiB object differs in the file";
 }
 
 }  // namespace object_store_conformance

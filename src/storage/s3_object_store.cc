@@ -267,6 +267,9 @@ struct S3ObjectStore::Call {
   http::Body body;
   std::string payload_sha256;  // hex; computed from body.memory when empty
   std::string what;            // "put 'a/b'", for messages
+  // Where a 206 reply's body goes instead of memory (http::Request's fields).
+  int partial_body_fd = -1;
+  int64_t partial_body_offset = 0;
 };
 
 // What an upload sends: bytes in memory, or a whole open file.
@@ -492,6 +495,8 @@ absl::StatusOr<http::Response> S3ObjectStore::Send(const Call& call) {
     std::string authorization = s3::Sign(&signing, options_.credentials, options_.region,
                                          s3::AmzDate(std::chrono::system_clock::now()));
     http::Request request{call.method, url, std::move(signing.headers), call.body};
+    request.partial_body_fd = call.partial_body_fd;
+    request.partial_body_offset = call.partial_body_offset;
     request.headers.emplace_back("authorization", std::move(authorization));
     absl::StatusOr<http::Response> response = client_.Perform(request);
     if (!response.ok()) {
@@ -926,6 +931,37 @@ absl::StatusOr<std::string> S3ObjectStore::GetRange(std::string_view key, int64_
                                            response.body.size(), content_range));
   }
   return std::move(response.body);
+}
+
+absl::StatusOr<int64_t> S3ObjectStore::GetRangeToFd(std::string_view key, int64_t offset,
+                                                    int64_t length, int fd, int64_t file_offset) {
+  RETURN_IF_ERROR(ValidateObjectKey(key));
+  if (offset < 0 || length <= 0)
+    return ObjectStore::GetRangeToFd(key, offset, length, fd, file_offset);
+  Call call{"GET",
+            FullKey(key),
+            {},
+            {},
+            {},
+            "",
+            fmt::format("get bytes {}..{} of '{}'", offset, offset + length, key)};
+  call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+  call.partial_body_fd = fd;
+  call.partial_body_offset = file_offset;
+  ASSIGN_OR_RETURN(http::Response response, Send(call));
+  if (response.status != 206)
+    return ObjectStore::GetRangeToFd(key, offset, length, fd, file_offset);
+  // "bytes first-last/total": exactly first..last must have been written.
+  const int64_t written = response.partial_body_bytes_written;
+  std::string content_range = response.Header("content-range").value_or("");
+  long long first = -1;
+  long long last = -1;
+  if (std::sscanf(content_range.c_str(), "bytes %lld-%lld", &first, &last) != 2 ||
+      first != offset || last - first + 1 != written || written > length) {
+    return absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'", call.what,
+                                           written, content_range));
+  }
+  return written;
 }
 
 absl::StatusOr<std::optional<ObjectInfo>> S3ObjectStore::Head(std::string_view key,

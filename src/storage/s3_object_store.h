@@ -161,6 +161,11 @@ class S3ObjectStore final : public ObjectStore {
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::StatusOr<std::string> GetRange(std::string_view key, int64_t offset,
                                        int64_t length) override;
+  // Streams a 206 reply's body into `fd` as it arrives (no copy in memory).
+  // Any other reply (a range at or past the end, an error, a server that
+  // ignores ranges) is handled by asking again the way GetRange does.
+  absl::StatusOr<int64_t> GetRangeToFd(std::string_view key, int64_t offset, int64_t length, int fd,
+                                       int64_t file_offset) override;
   // Stat and Exists send a HEAD; its 404 carries no body, so the bucket is
   // checked too (a second HEAD) to tell a missing object (NotFound "no such
   // object"; Exists: false) from a missing bucket (NotFound naming the bucket,
