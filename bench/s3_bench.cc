@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "bench_util.h"
+#include "common/unique_fd.h"
 #include "fmt/format.h"
 #include "storage/ceph_test_server.h"
 #include "storage/digest.h"
@@ -45,25 +46,9 @@ struct Speeds {
   double download_to_file_mib_s = 0;
 };
 
-// An open file descriptor, closed when it goes out of scope.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
 // The hex MD5 of the local file `path`, or "" when it cannot be read.
 std::string FileMd5(const fs::path& path) {
-  ScopedFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::error_code error;
   const auto size = static_cast<int64_t>(fs::file_size(path, error));
   if (!fd.valid() || error) return "";
@@ -241,7 +226,7 @@ int main(int argc, char** argv) {
     const fs::path target = work.path() / "shardlake-download.bin";
     double seconds = SecondsOf([&] {
       for (int i = 0; i < objects; ++i) {
-        ScopedFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+        UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
         if (!fd.valid()) Die(kName, "cannot create " + target.string());
         absl::StatusOr<int64_t> got =
             side->GetRangeToFd(fmt::format("obj-{:03}", i), 0, object_bytes, fd.get(), 0);

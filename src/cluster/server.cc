@@ -320,16 +320,11 @@ class StatementControl {
   }
   // Ends the statement's current phase (e.g. "plan") and starts the next one.
   // Called by the statement's own thread only; the log line shows the phases.
-  void EndPhase(const char* name) {
-    phases_ += fmt::format("{}{} {:.1f} ms", phases_.empty() ? "" : ", ", name,
-                           phase_watch_.ElapsedMillis());
-    phase_watch_ = Stopwatch();
-  }
-  const std::string& phases() const { return phases_; }
+  void EndPhase(const char* name) { phases_.EndPhase(name); }
+  const std::string& phases() const { return phases_.text(); }
 
  private:
-  Stopwatch phase_watch_;
-  std::string phases_;
+  PhaseTimer phases_;
   std::mutex mutex_;
   absl::Status stop_status_;  // OK while running
   std::vector<std::function<void()>> interrupters_;

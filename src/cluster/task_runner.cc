@@ -66,12 +66,6 @@ PrivateCatalog::~PrivateCatalog() {
                                          QuoteIdentifier(previous_), QuoteIdentifier(name_)));
 }
 
-void TaskRunner::EndPhase(const char* name) {
-  phases_ += fmt::format("{}{} {:.1f} ms", phases_.empty() ? "" : ", ", name,
-                         phase_watch_.ElapsedMillis());
-  phase_watch_ = Stopwatch();
-}
-
 void TaskRunner::Interrupt() {
   std::lock_guard lock(mutex_);
   interrupted_ = true;
@@ -87,13 +81,12 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     error->sql_error = sql_error;
     return status;
   };
-  phases_.clear();
-  phase_watch_ = Stopwatch();
+  phases_.Restart();
   auto connection = duck::Connection::Open(database_);
   if (!connection.ok()) return fail(connection.status(), false);
   auto catalog = PrivateCatalog::Attach(**connection, "__shardlake_task_");
   if (!catalog.ok()) return fail(catalog.status(), false);
-  EndPhase("open");
+  phases_.EndPhase("open");
   std::vector<CachedFile> pins;
   for (const auto& table : task.tables()) {
     auto [schema_name, table_name] = SplitTableName(table.name());
@@ -129,7 +122,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
                 QuoteIdentifier(schema_name), QuoteIdentifier(table_name), body));
     if (!created.ok()) return fail(created, false);
   }
-  EndPhase("views");
+  phases_.EndPhase("views");
   {
     std::lock_guard lock(mutex_);
     if (interrupted_) return fail(absl::CancelledError("task cancelled"), false);
@@ -144,7 +137,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     clear_running();
     return fail(columns.status(), true);
   }
-  EndPhase("describe");
+  phases_.EndPhase("describe");
   absl::Status sent = output.columns(*columns);
   if (!sent.ok()) {
     clear_running();
@@ -172,7 +165,7 @@ absl::StatusOr<int64_t> TaskRunner::Run(const v1::Task& task, const TaskOutput& 
     rows += static_cast<int64_t>((*chunk)->RowCount());
   }
   clear_running();
-  EndPhase("run");
+  phases_.EndPhase("run");
   {
     std::lock_guard lock(mutex_);
     if (interrupted_ && !status.ok()) {

@@ -65,13 +65,10 @@ class TaskRunner {
   void Interrupt();
 
   // Where the last Run() spent its time ("open 1.2 ms, views ..."), for logs.
-  const std::string& phases() const { return phases_; }
+  const std::string& phases() const { return phases_.text(); }
 
  private:
-  void EndPhase(const char* name);
-
-  std::string phases_;
-  Stopwatch phase_watch_;
+  PhaseTimer phases_;
   ObjectStore& store_;
   FileCache* cache_;
   duck::Database& database_;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "fmt/format.h"
+
 namespace shardlake {
 namespace {
 
@@ -59,5 +61,15 @@ std::string FormatUnixNanos(int64_t ns) {
 Stopwatch::Stopwatch() : start_ns_(MonotonicNanos()) {}
 
 double Stopwatch::ElapsedSeconds() const { return (MonotonicNanos() - start_ns_) / 1e9; }
+
+void PhaseTimer::EndPhase(const char* name) {
+  text_ += fmt::format("{}{} {:.1f} ms", text_.empty() ? "" : ", ", name, watch_.ElapsedMillis());
+  watch_ = Stopwatch();
+}
+
+void PhaseTimer::Restart() {
+  text_.clear();
+  watch_ = Stopwatch();
+}
 
 }  // namespace shardlake

@@ -28,4 +28,19 @@ class Stopwatch {
   int64_t start_ns_;
 };
 
+// Where an operation spent its time, phase by phase, for log lines:
+// "plan 5.1 ms, tasks 40.2 ms". Not thread-safe: one thread ends the phases.
+class PhaseTimer {
+ public:
+  // Ends the current phase under `name` and starts the next one.
+  void EndPhase(const char* name);
+  // Forgets the phases so far and starts timing anew.
+  void Restart();
+  const std::string& text() const { return text_; }
+
+ private:
+  Stopwatch watch_;
+  std::string text_;
+};
+
 }  // namespace shardlake

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <regex>
+#include <thread>
+
 namespace shardlake {
 namespace {
 
@@ -22,6 +26,21 @@ TEST(TimeUtilTest, BeforeEpochFloors) {
 TEST(TimeUtilTest, StopwatchAdvances) {
   Stopwatch watch;
   EXPECT_GE(watch.ElapsedSeconds(), 0.0);
+}
+
+TEST(PhaseTimerTest, NamesEachPhaseWithItsMillisecondsInOrder) {
+  PhaseTimer phases;
+  phases.EndPhase("plan");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  phases.EndPhase("run");
+  std::regex shape(R"(plan (\d+\.\d) ms, run (\d+\.\d) ms)");
+  std::smatch parts;
+  ASSERT_TRUE(std::regex_match(phases.text(), parts, shape)) << phases.text();
+  EXPECT_GE(std::stod(parts[2].str()), 19.9);  // the sleep is in "run", not "plan"
+  phases.Restart();
+  EXPECT_EQ(phases.text(), "");
+  phases.EndPhase("again");
+  EXPECT_EQ(phases.text().rfind("again ", 0), 0u) << phases.text();
 }
 
 }  // namespace

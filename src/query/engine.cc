@@ -412,10 +412,11 @@ absl::StatusOr<StatementOutcome> Engine::RunQuery(const std::string& statement, 
     outcome.seconds = watch.ElapsedSeconds();
     return outcome;
   }
-  // Binding costs milliseconds per statement, so the query is bound once on
-  // the way that works. Only a failure before any output binds the query as
-  // written, so that errors point into the user's text, and retries it when
-  // it was the per-reference rewrite that failed.
+  // Binding costs milliseconds per statement, so the query as written is not
+  // bound ahead of the run (the run binds the per-reference rewrite, plus one
+  // DESCRIBE for sinks that want column types). Only a failure before any
+  // output binds the query as written, so that errors point into the user's
+  // text, and retries it when it was the rewrite that failed.
   bool began = false;
   auto rows = StreamRows(run, sink, &began);
   if (!rows.ok() && !began) {

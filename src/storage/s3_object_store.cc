@@ -18,6 +18,7 @@
 
 #include "common/errno_status.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 #include "common/uri.h"
 #include "fmt/format.h"
 #include "storage/digest.h"
@@ -29,21 +30,6 @@ namespace {
 
 constexpr int kMaxDeleteBatch = 1000;  // S3's limit per multi-object delete
 constexpr int kMaxParts = 10000;       // S3's limit per multipart upload
-
-// Closes an fd when it goes out of scope.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 std::string GetEnv(const char* name) {
   const char* value = std::getenv(name);
@@ -579,7 +565,7 @@ absl::Status S3ObjectStore::Put(std::string_view key, std::string_view data) {
 absl::Status S3ObjectStore::PutFile(std::string_view key, const std::string& local_path,
                                     bool consume) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
-  ScopedFd fd(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     return ErrnoStatus(errno, fmt::format("put '{}': cannot open '{}'", key, local_path));
   }
