@@ -12,7 +12,7 @@
 //   addressing=path|virtual          /bucket/key or bucket.host/key (default: path with an
 //                                    endpoint, virtual for AWS)
 //   multipart-threshold=BYTES        objects this large or larger go up in parts (16 MiB)
-//   part-size=BYTES                  size of each part but the last (16 MiB; S3 needs >= 5 MiB)
+//   part-size=BYTES                  size of each part but the last (8 MiB; S3 needs >= 5 MiB)
 //   parallelism=N                    parts (or ranges) transferred at once (4)
 //   ranged-get=BYTES                 download objects in ranges of this size, `parallelism`
 //                                    at once (0: one request per object, the default)
@@ -37,12 +37,12 @@
 // - Integrity: with content-md5 (the default) a single-request upload carries
 //   its Content-MD5, so the server rejects altered bytes (BadDigest) before
 //   anything is stored. The parts of a multipart upload are hashed on a
-//   thread of their own while they are sent (four parts at a time side by
-//   side, s3::Md5Lanes, so the hashing overlaps the transfers and costs about
-//   a third of one MD5 after another), and each part's ETag, the MD5 of what
-//   the server stored, must equal its part's MD5; with part-content-md5 each
-//   part carries Content-MD5 instead (a hashing pass before each part). A part that does not match
-//   fails the upload, which is aborted, so nothing altered ever becomes
+//   thread of their own while they are sent (up to eight parts at a time side
+//   by side, s3::Md5Lanes, so the hashing overlaps the transfers and costs
+//   about a third of one MD5 after another), and each part's ETag, the MD5 of
+//   what the server stored, must equal its part's MD5; with part-content-md5
+//   each part carries Content-MD5 instead (a hashing pass before each part).
+//   A part that does not match fails the upload, which is aborted, so nothing altered ever becomes
 //   visible. The completed object's ETag is checked against the MD5 of the
 //   part MD5s. With sign-payload the body's SHA-256 is signed too
 //   (x-amz-content-sha256), which the server checks as well. A mismatch is
@@ -109,7 +109,7 @@ struct S3Options {
   S3CredentialsOrigin credentials_origin = S3CredentialsOrigin::kEnvironment;
 
   int64_t multipart_threshold = 16 << 20;
-  int64_t part_size = 16 << 20;
+  int64_t part_size = 8 << 20;
   int parallelism = 4;
   int64_t ranged_get = 0;
   int max_keys = 1000;
