@@ -11,34 +11,11 @@
 #include "common/errno_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 #include "fmt/format.h"
 
 namespace shardlake {
 namespace {
-
-// Owns a file descriptor; closes it on destruction.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
-  // Closes now; 0 or the errno of a failed close (which can report a lost
-  // write).
-  int Close() {
-    if (fd_ < 0) return 0;
-    return ::close(std::exchange(fd_, -1)) == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
 
 absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -55,7 +32,7 @@ absl::Status WriteAll(int fd, std::string_view data, const std::string& path) {
 // Opens and fstats `path`, checking it is a regular file of bounded size.
 absl::StatusOr<std::string> ReadChecked(const std::string& path, std::string_view what,
                                         bool owner_only) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus(errno, fmt::format("cannot open {} '{}'", what, path));
   struct stat info;
   if (::fstat(fd.get(), &info) != 0) {
@@ -103,7 +80,7 @@ absl::Status WriteFileAtomically(const std::string& path, std::string_view conte
   const std::string temp =
       (parent / fmt::format(".{}.tmp.{}", target.filename().string(), NewUuid())).string();
 
-  FileDescriptor fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) {
     return ErrnoStatus(errno, fmt::format("cannot create '{}' (to write '{}')", temp, path));
   }
@@ -133,7 +110,7 @@ absl::StatusOr<std::string> ReadOwnerOnlyFile(const std::string& path, std::stri
 }
 
 absl::Status FsyncDirectory(const std::string& directory) {
-  FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     return ErrnoStatus(errno, fmt::format("cannot open directory '{}' to fsync it", directory));
   }

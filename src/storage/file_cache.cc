@@ -20,6 +20,7 @@
 #include "common/errno_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 #include "fmt/format.h"
 
 namespace shardlake {
@@ -56,24 +57,6 @@ constexpr size_t kMaxSuffixLength = 64;
 // How often Fetch tries to pin an entry that keeps being evicted (by other
 // processes, in a cache too small for their load) before giving up.
 constexpr int kMaxPinAttempts = 4;
-
-// Owns a file descriptor; closes it on destruction.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset() {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
- private:
-  int fd_;
-};
 
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }

@@ -15,6 +15,7 @@
 #include "common/errno_status.h"
 #include "common/ids.h"
 #include "common/status_macros.h"
+#include "common/unique_fd.h"
 #include "common/uri.h"
 #include "fmt/format.h"
 
@@ -40,42 +41,6 @@ constexpr int kMaxCreateAttempts = 16;
 constexpr size_t kMaxTempBaseLength = 160;
 
 constexpr size_t kCopyBufferSize = 1 << 20;
-
-// Owns a file descriptor; closes it on destruction.
-class FileDescriptor {
- public:
-  FileDescriptor() = default;
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  ~FileDescriptor() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
-  // Closes now; returns 0 or the errno of a failed close (which for a written
-  // file can report a lost write).
-  int Close() {
-    if (fd_ < 0) return 0;
-    int result = ::close(std::exchange(fd_, -1));
-    return result == 0 ? 0 : errno;
-  }
-
- private:
-  void Reset() {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-
-  int fd_ = -1;
-};
 
 struct DirCloser {
   void operator()(DIR* dir) const { ::closedir(dir); }
@@ -139,7 +104,7 @@ absl::StatusOr<std::string> ReadAt(int fd, int64_t offset, int64_t length,
 }
 
 absl::Status FsyncDirectory(const std::string& directory) {
-  FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     return ErrnoStatus(errno, fmt::format("cannot open directory '{}' to fsync it", directory));
   }
@@ -152,9 +117,9 @@ absl::Status FsyncDirectory(const std::string& directory) {
 // Opens an object's file for reading. A missing file, a missing folder, a
 // folder where the file should be or a file where a folder should be all mean
 // the object does not exist.
-absl::StatusOr<FileDescriptor> OpenObjectFile(std::string_view key, const std::string& path,
-                                              const std::string& description, struct stat* info) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+absl::StatusOr<UniqueFd> OpenObjectFile(std::string_view key, const std::string& path,
+                                        const std::string& description, struct stat* info) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     int error = errno;
     if (error == ENOENT || error == ENOTDIR) {
@@ -217,7 +182,7 @@ absl::StatusOr<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const s
   // temp file name, so List() skips it should it ever be left behind.
   std::string probe =
       fmt::format("{}/.shardlake-probe.tmp.{}", normalized == "/" ? "" : normalized, NewUuid());
-  FileDescriptor fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) return RootError(errno, normalized, "cannot create a file in it");
   fd.Close();
   ::unlink(probe.c_str());
@@ -287,11 +252,11 @@ absl::Status LocalObjectStore::WriteAtomically(
   const std::string temp =
       fmt::format("{}/.{}.tmp.{}", directory, base.substr(0, kMaxTempBaseLength), NewUuid());
 
-  FileDescriptor fd;
+  UniqueFd fd;
   for (int attempt = 1;; ++attempt) {
     absl::Status status = MakeParentDirectories(key);
     if (status.ok()) {
-      fd = FileDescriptor(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      fd = UniqueFd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (fd.valid()) break;
       status = ErrnoStatus(errno, fmt::format("put '{}': cannot create '{}'", key, temp));
     }
@@ -352,7 +317,7 @@ absl::Status LocalObjectStore::RenameInto(std::string_view key, const std::strin
 absl::Status LocalObjectStore::PutFile(std::string_view key, const std::string& local_path,
                                        bool consume) {
   RETURN_IF_ERROR(ValidateLocalKey(key));
-  FileDescriptor source(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd source(::open(local_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!source.valid()) {
     return ErrnoStatus(errno, fmt::format("put '{}': cannot open '{}'", key, local_path));
   }
@@ -397,7 +362,7 @@ absl::StatusOr<std::string> LocalObjectStore::Get(std::string_view key) {
   RETURN_IF_ERROR(ValidateLocalKey(key));
   const std::string path = PathOf(key);
   struct stat info;
-  ASSIGN_OR_RETURN(FileDescriptor fd, OpenObjectFile(key, path, description_, &info));
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenObjectFile(key, path, description_, &info));
   return ReadAt(fd.get(), 0, static_cast<int64_t>(info.st_size), path);
 }
 
@@ -410,7 +375,7 @@ absl::StatusOr<std::string> LocalObjectStore::GetRange(std::string_view key, int
   }
   const std::string path = PathOf(key);
   struct stat info;
-  ASSIGN_OR_RETURN(FileDescriptor fd, OpenObjectFile(key, path, description_, &info));
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenObjectFile(key, path, description_, &info));
   const auto size = static_cast<int64_t>(info.st_size);
   if (offset > size) {
     return absl::OutOfRangeError(
