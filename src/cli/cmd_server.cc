@@ -1,14 +1,11 @@
 // `shardlake server`: serves the cluster from a bootstrapped data dir until
 // SIGINT or SIGTERM.
-#include <pthread.h>
-#include <signal.h>
-
 #include <cstdio>
 #include <fstream>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
+#include "cli/stop_signals.h"
 #include "cluster/server.h"
 #include "fmt/format.h"
 
@@ -32,13 +29,7 @@ CLI::App* AddServerCommand(CLI::App& app, ServerFlags& flags) {
 }
 
 int RunServer(const GlobalOptions& options, const ServerFlags& flags) {
-  // Signals go to the waiting thread below, never to gRPC's or DuckDB's threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  StopSignals stop_signals;  // before the server starts any thread
   ServerOptions server_options;
   server_options.data_dir = options.data_dir;
   server_options.listen_address = flags.listen;
@@ -56,14 +47,9 @@ int RunServer(const GlobalOptions& options, const ServerFlags& flags) {
           absl::UnavailableError(fmt::format("cannot write the port file {}", flags.port_file)));
     }
   }
-  std::thread waiter([&signals, &server] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    std::fprintf(stderr, "shardlake server: signal %d, shutting down\n", signal);
-    (*server)->Shutdown();
-  });
+  stop_signals.OnSignal("shardlake server", [&server] { (*server)->Shutdown(); });
   (*server)->Wait();
-  waiter.join();
+  stop_signals.Finish();
   return 0;
 }
 

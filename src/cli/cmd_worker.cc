@@ -1,14 +1,8 @@
 // `shardlake worker`: connects to the server and runs its tasks until SIGINT
 // or SIGTERM.
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
-#include <cstdio>
-#include <thread>
-
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
+#include "cli/stop_signals.h"
 #include "cluster/worker.h"
 
 namespace shardlake::cli {
@@ -32,12 +26,7 @@ CLI::App* AddWorkerCommand(CLI::App& app, WorkerFlags& flags) {
 }
 
 int RunWorker(const GlobalOptions& options, const WorkerFlags& flags) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  StopSignals stop_signals;
   WorkerOptions worker_options;
   worker_options.server_address = flags.server;
   worker_options.tls_roots_path = flags.tls_roots;
@@ -48,18 +37,9 @@ int RunWorker(const GlobalOptions& options, const WorkerFlags& flags) {
   worker_options.memory_limit = options.memory_limit;
   worker_options.cache_dir = flags.cache_dir;
   ClusterWorker worker(worker_options);
-  std::atomic<bool> finished{false};
-  std::thread waiter([&signals, &worker, &finished] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (finished) return;  // woken by the thread below, not by a user
-    std::fprintf(stderr, "shardlake worker: signal %d, stopping\n", signal);
-    worker.Stop();
-  });
+  stop_signals.OnSignal("shardlake worker", [&worker] { worker.Stop(); });
   absl::Status status = worker.Run();
-  finished = true;
-  pthread_kill(waiter.native_handle(), SIGTERM);  // ends the sigwait if no signal came
-  waiter.join();
+  stop_signals.Finish();
   if (!status.ok()) return ReportError(status);
   return 0;
 }
