@@ -7,9 +7,10 @@
 // without it, with Content-MD5 on each part, and curl) uploads every object
 // from the same local file; then shardlake and curl download the same
 // objects, into memory (curl: -o /dev/null) and into a local file; then every
-// object is deleted (the OSD keeps data in RAM). The order of the sides is
-// reversed every other run; the best run of each side counts, and the ratios
-// within each run are printed too.
+// object is deleted (the OSD keeps data in RAM). A first run warms the gateway
+// up and is not counted; the order of the sides is reversed every other run;
+// the best run of each side counts, and the ratios within each run are
+// printed too.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -42,11 +43,12 @@ constexpr char kBucket[] = "s3-bench";
 // One side's transfer of every object, one way.
 struct Transfer {
   double mib_s = 0;
-  double client_cpu_s = 0;  // CPU seconds (user + system) of the client
-  double server_cpu_s = 0;  // of the Ceph daemons meanwhile (0 with --endpoint)
-  int64_t client_page_faults = 0;
+  double client_cpu_s = 0;         // CPU seconds (user + system) of the client
+  double server_cpu_s = 0;         // of the Ceph daemons meanwhile (0 with --endpoint)
+  int64_t client_page_faults = 0;  // minor + major, of the client
 };
 
+// The hex MD5 of the local file `path`, or "" when it cannot be read.
 std::string FileMd5(const fs::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   std::error_code error;
@@ -66,14 +68,16 @@ double CpuSeconds(int who) {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
-// CPU seconds (user + system) used so far by the processes `pids` (0 for one
-// that is gone).
+// Page faults so far of this process (RUSAGE_SELF) or of its waited-for
+// children (RUSAGE_CHILDREN).
 int64_t PageFaults(int who) {
   rusage usage{};
   getrusage(who, &usage);
   return usage.ru_minflt + usage.ru_majflt;
 }
 
+// CPU seconds (user + system) used so far by the processes `pids` (0 for one
+// that is gone).
 double ProcessesCpuSeconds(const std::vector<pid_t>& pids) {
   static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
   double total = 0;
