@@ -174,12 +174,17 @@ bool HasAvx2() {
 
 }  // namespace
 
-Md5Lanes::Md5Lanes(int streams) : streams_(streams) {
+Md5Lanes::Md5Lanes(int streams, bool allow_avx2) : streams_(streams), use_avx2_(false) {
   if (streams < 1 || streams > kMaxStreams) std::abort();  // a caller's bug, not an input error
   constexpr uint32_t kInitial[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
   for (int i = 0; i < 4; ++i) {
     for (int lane = 0; lane < kMaxStreams; ++lane) state_[i][lane] = kInitial[i];
   }
+#if defined(__x86_64__)
+  use_avx2_ = allow_avx2 && HasAvx2();
+#else
+  (void)allow_avx2;
+#endif
 }
 
 void Md5Lanes::Compress(const unsigned char* const blocks[kMaxStreams]) {
@@ -188,7 +193,7 @@ void Md5Lanes::Compress(const unsigned char* const blocks[kMaxStreams]) {
     return;
   }
 #if defined(__x86_64__)
-  if (HasAvx2()) {
+  if (use_avx2_) {
     Compress8Avx2(state_, blocks);
     return;
   }

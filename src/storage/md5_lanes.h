@@ -26,8 +26,10 @@ class Md5Lanes {
  public:
   static constexpr int kMaxStreams = 8;
 
-  // `streams` must be 1..kMaxStreams.
-  explicit Md5Lanes(int streams);
+  // `streams` must be 1..kMaxStreams. With `allow_avx2` false, five to eight
+  // streams use pairs of 128-bit operations even on a CPU with AVX2 (tests
+  // check that path with it; the digests are the same).
+  explicit Md5Lanes(int streams, bool allow_avx2 = true);
 
   int streams() const { return streams_; }
 
@@ -46,6 +48,7 @@ class Md5Lanes {
   void Compress(const unsigned char* const blocks[kMaxStreams]);
 
   int streams_;
+  bool use_avx2_;
   uint32_t state_[4][kMaxStreams];  // MD5's a, b, c, d; lane i is stream i
   uint64_t bytes_[kMaxStreams] = {};
   unsigned char pending_[kMaxStreams][64] = {};  // a block's worth not yet compressed
