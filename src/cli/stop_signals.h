@@ -45,7 +45,7 @@ class StopSignals {
     waiter_ = std::thread([this, who = std::move(who), action = std::move(action)] {
       int signal = 0;
       sigwait(&signals_, &signal);
-      if (finished_) return;  // woken by the destructor, not by a user
+      if (finished_) return;  // woken by Finish(), not by a user
       std::fprintf(stderr, "%s: signal %d, stopping\n", who.c_str(), signal);
       action();
     });
