@@ -6,7 +6,7 @@
 // 256-bit vectors, with AVX2 instructions where the CPU has them (chosen at
 // run time) and as pairs of 128-bit operations elsewhere. On the machines
 // shardlake is measured on, four streams hash at about twice and eight at
-// about four times the throughput of OpenSSL's MD5 per core (md5_lanes_test
+// about three times the throughput of OpenSSL's MD5 per core (md5_lanes_test
 // prints the figures; s3 multipart uploads hash their parts this way).
 // The digests are RFC 1321 MD5s, identical to OpenSSL's.
 //
