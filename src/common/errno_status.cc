@@ -1,5 +1,7 @@
 #include "common/errno_status.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <system_error>
 
@@ -46,6 +48,19 @@ absl::Status ErrnoStatus(int error, std::string_view context) {
     default:
       return absl::InternalError(message);
   }
+}
+
+absl::Status WriteAllAt(int fd, std::string_view data, int64_t file_offset, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(file_offset));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, fmt::format("{}: cannot write to the local file", what));
+    }
+    data.remove_prefix(static_cast<size_t>(written));
+    file_offset += written;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace shardlake

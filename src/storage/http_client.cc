@@ -142,19 +142,15 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
     return total;
   }
   Response* response = transfer->response;
-  size_t done = 0;
-  while (done < total) {
-    ssize_t written = ::pwrite(transfer->request->partial_body_fd, data + done, total - done,
-                               static_cast<off_t>(transfer->request->partial_body_offset +
-                                                  response->partial_body_bytes_written));
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) {
-      transfer->callback_error = ErrnoStatus(errno, "writing the reply's body to its file");
-      return 0;  // aborts the transfer
-    }
-    done += static_cast<size_t>(written);
-    response->partial_body_bytes_written += written;
+  absl::Status written =
+      WriteAllAt(transfer->request->partial_body_fd, std::string_view(data, total),
+                 transfer->request->partial_body_offset + response->partial_body_bytes_written,
+                 "writing the reply's body to its file");
+  if (!written.ok()) {
+    transfer->callback_error = std::move(written);
+    return 0;  // aborts the transfer
   }
+  response->partial_body_bytes_written += static_cast<int64_t>(total);
   return total;
 }
 

@@ -1,8 +1,5 @@
 #include "storage/object_store.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -84,20 +81,6 @@ std::string ToLower(std::string text) {
 }
 
 }  // namespace
-
-absl::Status WriteAllAt(int fd, std::string_view data, int64_t file_offset,
-                        const std::string& what) {
-  while (!data.empty()) {
-    ssize_t written = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(file_offset));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(errno, fmt::format("{}: cannot write to the local file", what));
-    }
-    data.remove_prefix(static_cast<size_t>(written));
-    file_offset += written;
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<int64_t> ObjectStore::Size(std::string_view key) {
   ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));

@@ -95,11 +95,6 @@ class ObjectStore {
   virtual std::optional<std::string> LocalPath(std::string_view key) const = 0;
 };
 
-// Writes all of `data` into `fd` at `file_offset` with pwrite, retrying short
-// writes. Errors: the errno status, its message starting with `what`.
-absl::Status WriteAllAt(int fd, std::string_view data, int64_t file_offset,
-                        const std::string& what);
-
 // Checks `key` against the key rules above. InvalidArgument names the problem.
 absl::Status ValidateObjectKey(std::string_view key);
 
