@@ -203,6 +203,11 @@ class PartHasher {
   std::thread thread_;  // last: starts once the members it uses exist
 };
 
+absl::Status RangePastEnd(std::string_view key, int64_t offset, int64_t size) {
+  return absl::OutOfRangeError(fmt::format(
+      "get range of '{}': offset {} is past the end of the object ({} bytes)", key, offset, size));
+}
+
 bool IsRetryableReply(const http::Response& response) {
   if (response.status >= 500 || response.status == 429) return true;
   if (response.status >= 400) {
@@ -862,6 +867,60 @@ absl::StatusOr<std::string> S3ObjectStore::GetOnce(std::string_view key, const s
   return data;
 }
 
+S3ObjectStore::Call S3ObjectStore::RangeCall(std::string_view key, int64_t offset,
+                                             int64_t length) const {
+  Call call{"GET",
+            FullKey(key),
+            {},
+            {},
+            {},
+            "",
+            fmt::format("get bytes {}..{} of '{}'", offset, offset + length, key)};
+  call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+  return call;
+}
+
+absl::Status S3ObjectStore::CheckPartialReply(const http::Response& response, int64_t offset,
+                                              int64_t length, int64_t received,
+                                              const std::string& what) {
+  // "bytes first-last/total": exactly first..last must have arrived.
+  std::string content_range = response.Header("content-range").value_or("");
+  long long first = -1;
+  long long last = -1;
+  if (std::sscanf(content_range.c_str(), "bytes %lld-%lld", &first, &last) != 2 ||
+      first != offset || last - first + 1 != received || received > length) {
+    return absl::DataLossError(
+        fmt::format("{}: the reply holds {} bytes for range '{}'", what, received, content_range));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> S3ObjectStore::RangeFromReply(http::Response response,
+                                                          std::string_view key, int64_t offset,
+                                                          int64_t length, const std::string& what) {
+  if (response.status == 416) {
+    // Past the end, or exactly at it (which is an empty slice, not an error).
+    ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
+    if (offset == info.size_bytes) return std::string();
+    return RangePastEnd(key, offset, info.size_bytes);
+  }
+  if (response.status == 200) {
+    // The server sent the whole object (it may ignore ranges on small ones).
+    std::optional<std::string> total = response.Header("content-length");
+    if (total.has_value() && std::to_string(response.body.size()) != *total) {
+      return absl::DataLossError(
+          fmt::format("{}: received {} bytes of {}", what, response.body.size(), *total));
+    }
+    int64_t size = static_cast<int64_t>(response.body.size());
+    if (offset > size) return RangePastEnd(key, offset, size);
+    return response.body.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
+  }
+  if (response.status != 206) return ReplyError(response, what);
+  RETURN_IF_ERROR(CheckPartialReply(response, offset, length,
+                                    static_cast<int64_t>(response.body.size()), what));
+  return std::move(response.body);
+}
+
 absl::StatusOr<std::string> S3ObjectStore::GetRange(std::string_view key, int64_t offset,
                                                     int64_t length) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
@@ -869,85 +928,38 @@ absl::StatusOr<std::string> S3ObjectStore::GetRange(std::string_view key, int64_
     return absl::InvalidArgumentError(fmt::format(
         "get range of '{}': offset {} and length {} must not be negative", key, offset, length));
   }
-  auto past_end = [&](int64_t size) {
-    return absl::OutOfRangeError(
-        fmt::format("get range of '{}': offset {} is past the end of the object ({} bytes)", key,
-                    offset, size));
-  };
   if (length == 0) {
     ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
-    if (offset > info.size_bytes) return past_end(info.size_bytes);
+    if (offset > info.size_bytes) return RangePastEnd(key, offset, info.size_bytes);
     return std::string();
   }
-  Call call{"GET",
-            FullKey(key),
-            {},
-            {},
-            {},
-            "",
-            fmt::format("get bytes {}..{} of '{}'", offset, offset + length, key)};
-  call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+  const Call call = RangeCall(key, offset, length);
   ASSIGN_OR_RETURN(http::Response response, Send(call));
-  if (response.status == 416) {
-    // Past the end, or exactly at it (which is an empty slice, not an error).
-    ASSIGN_OR_RETURN(ObjectInfo info, Stat(key));
-    if (offset == info.size_bytes) return std::string();
-    return past_end(info.size_bytes);
-  }
-  if (response.status == 200) {
-    // The server sent the whole object (it may ignore ranges on small ones).
-    std::optional<std::string> total = response.Header("content-length");
-    if (total.has_value() && std::to_string(response.body.size()) != *total) {
-      return absl::DataLossError(
-          fmt::format("{}: received {} bytes of {}", call.what, response.body.size(), *total));
-    }
-    int64_t size = static_cast<int64_t>(response.body.size());
-    if (offset > size) return past_end(size);
-    return response.body.substr(static_cast<size_t>(offset), static_cast<size_t>(length));
-  }
-  if (response.status != 206) return ReplyError(response, call.what);
-  // "bytes first-last/total": the body must hold exactly first..last.
-  std::string content_range = response.Header("content-range").value_or("");
-  long long first = -1;
-  long long last = -1;
-  if (std::sscanf(content_range.c_str(), "bytes %lld-%lld", &first, &last) != 2 ||
-      first != offset || last - first + 1 != static_cast<long long>(response.body.size()) ||
-      static_cast<int64_t>(response.body.size()) > length) {
-    return absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'", call.what,
-                                           response.body.size(), content_range));
-  }
-  return std::move(response.body);
+  return RangeFromReply(std::move(response), key, offset, length, call.what);
 }
 
 absl::StatusOr<int64_t> S3ObjectStore::GetRangeToFd(std::string_view key, int64_t offset,
                                                     int64_t length, int fd, int64_t file_offset) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
+  // Invalid and empty ranges: GetRange's answers.
   if (offset < 0 || length <= 0)
     return ObjectStore::GetRangeToFd(key, offset, length, fd, file_offset);
-  Call call{"GET",
-            FullKey(key),
-            {},
-            {},
-            {},
-            "",
-            fmt::format("get bytes {}..{} of '{}'", offset, offset + length, key)};
-  call.headers.emplace_back("range", fmt::format("bytes={}-{}", offset, offset + length - 1));
+  Call call = RangeCall(key, offset, length);
   call.partial_body_fd = fd;
   call.partial_body_offset = file_offset;
   ASSIGN_OR_RETURN(http::Response response, Send(call));
-  if (response.status != 206)
-    return ObjectStore::GetRangeToFd(key, offset, length, fd, file_offset);
-  // "bytes first-last/total": exactly first..last must have been written.
-  const int64_t written = response.partial_body_bytes_written;
-  std::string content_range = response.Header("content-range").value_or("");
-  long long first = -1;
-  long long last = -1;
-  if (std::sscanf(content_range.c_str(), "bytes %lld-%lld", &first, &last) != 2 ||
-      first != offset || last - first + 1 != written || written > length) {
-    return absl::DataLossError(fmt::format("{}: the reply holds {} bytes for range '{}'", call.what,
-                                           written, content_range));
+  if (response.status == 206) {
+    const int64_t written = response.partial_body_bytes_written;
+    RETURN_IF_ERROR(CheckPartialReply(response, offset, length, written, call.what));
+    return written;
   }
-  return written;
+  // Any other reply (a range at or past the end, an error, a whole object
+  // from a server that ignores ranges) came into memory: read it as GetRange
+  // does, without asking again.
+  ASSIGN_OR_RETURN(std::string data,
+                   RangeFromReply(std::move(response), key, offset, length, call.what));
+  RETURN_IF_ERROR(WriteAllAt(fd, data, file_offset, call.what));
+  return static_cast<int64_t>(data.size());
 }
 
 absl::StatusOr<std::optional<ObjectInfo>> S3ObjectStore::Head(std::string_view key,

@@ -163,7 +163,8 @@ class S3ObjectStore final : public ObjectStore {
                                        int64_t length) override;
   // Streams a 206 reply's body into `fd` as it arrives (no copy in memory).
   // Any other reply (a range at or past the end, an error, a server that
-  // ignores ranges) is handled by asking again the way GetRange does.
+  // ignores ranges) is read from memory as GetRange reads it, without a
+  // second request.
   absl::StatusOr<int64_t> GetRangeToFd(std::string_view key, int64_t offset, int64_t length, int fd,
                                        int64_t file_offset) override;
   // Stat and Exists send a HEAD; its 404 carries no body, so the bucket is
@@ -217,6 +218,18 @@ class S3ObjectStore final : public ObjectStore {
   absl::StatusOr<std::optional<ObjectInfo>> Head(std::string_view key, const std::string& what);
   // OK when the bucket exists; NotFound naming it when it does not.
   absl::Status CheckBucketExists(const std::string& what);
+  // A GET of bytes offset..offset + length - 1 of `key` (length > 0).
+  Call RangeCall(std::string_view key, int64_t offset, int64_t length) const;
+  // OK when a 206 reply's Content-Range is exactly `offset` onwards for the
+  // `received` bytes, and no more than `length`; DataLoss otherwise.
+  static absl::Status CheckPartialReply(const http::Response& response, int64_t offset,
+                                        int64_t length, int64_t received, const std::string& what);
+  // GetRange's result from the reply to RangeCall: the bytes of a 206 or of
+  // a whole object (200), an empty slice or OutOfRange for 416 (after a
+  // Stat), else the reply's error.
+  absl::StatusOr<std::string> RangeFromReply(http::Response response, std::string_view key,
+                                             int64_t offset, int64_t length,
+                                             const std::string& what);
   // One try at a whole-object download; Aborted when the object was replaced
   // between its ranged requests.
   absl::StatusOr<std::string> GetOnce(std::string_view key, const std::string& what);
