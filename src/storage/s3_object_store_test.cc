@@ -187,6 +187,35 @@ class S3ObjectStoreTest : public ::testing::Test {
     return Open("&max-attempts=3" + extra, proxy_->endpoint());
   }
 
+  // Through the proxy, flips one byte in flight of a single PUT of
+  // "<name>-single" and of part 2 (of 3) of a multipart upload of
+  // "<name>-multi" (the store's parts must be 5 MiB). Each must fail with
+  // DataLoss, the single PUT's naming the server's `refusal`, without a retry;
+  // nothing may be stored and no multipart upload left. Returns the multipart
+  // object's data.
+  std::string ExpectAlteredUploadsRefused(S3ObjectStore* store, const std::string& name,
+                                          const std::string& refusal, uint32_t seed) {
+    const std::string single = name + "-single";
+    const std::string small = object_store_conformance::PseudoRandomBytes(1 << 20, seed);
+    proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "/" + single, 300000, 1});
+    absl::Status put = store->Put(single, small);
+    EXPECT_TRUE(absl::IsDataLoss(put)) << put;
+    EXPECT_THAT(std::string(put.message()), HasSubstr(refusal));
+    EXPECT_EQ(proxy_->injected(), 1);
+    EXPECT_EQ(store->retries(), 0);
+    EXPECT_FALSE(store->Exists(single).value_or(true));
+
+    const std::string multi = name + "-multi";
+    const std::string big = object_store_conformance::PseudoRandomBytes(11 << 20, seed + 1);
+    proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "partNumber=2&", 1 << 20, 1});
+    absl::Status multipart = store->Put(multi, big);
+    EXPECT_TRUE(absl::IsDataLoss(multipart)) << multipart;
+    EXPECT_THAT(std::string(multipart.message()), HasSubstr("part 2 of 3"));
+    EXPECT_FALSE(store->Exists(multi).value_or(true));
+    EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
+    return big;
+  }
+
   std::unique_ptr<FaultProxy> proxy_;
 };
 
@@ -497,23 +526,9 @@ TEST_F(S3ObjectStoreTest, BytesAlteredInFlightAreRefusedAndNothingIsStored) {
   std::unique_ptr<S3ObjectStore> store =
       OpenThroughProxy("&multipart-threshold=5M&part-size=5M&parallelism=2");
   ASSERT_NE(store, nullptr);
-  // One flipped byte in a single PUT: the server's MD5 differs from Content-MD5.
-  const std::string small = object_store_conformance::PseudoRandomBytes(1 << 20, 11);
-  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "/corrupt-single", 300000, 1});
-  absl::Status put = store->Put("corrupt-single", small);
-  EXPECT_TRUE(absl::IsDataLoss(put)) << put;
-  EXPECT_THAT(std::string(put.message()), HasSubstr("BadDigest"));
-  EXPECT_EQ(proxy_->injected(), 1);
-  EXPECT_EQ(store->retries(), 0);
-  EXPECT_FALSE(store->Exists("corrupt-single").value_or(true));
-  // In part 2 of a multipart upload: refused, and the upload aborted.
-  const std::string big = object_store_conformance::PseudoRandomBytes(11 << 20, 12);
-  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "partNumber=2&", 1 << 20, 1});
-  absl::Status multipart = store->Put("corrupt-multi", big);
-  EXPECT_TRUE(absl::IsDataLoss(multipart)) << multipart;
-  EXPECT_THAT(std::string(multipart.message()), HasSubstr("part 2 of 3"));
-  EXPECT_FALSE(store->Exists("corrupt-multi").value_or(true));
-  EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
+  // The single PUT: the server's MD5 differs from Content-MD5. The part: its
+  // ETag differs from the MD5 hashed alongside, and the upload is aborted.
+  ExpectAlteredUploadsRefused(store.get(), "corrupt", "BadDigest", 11);
 }
 
 // With sign-payload (and no MD5 at all) the gateway checks the signed
@@ -523,20 +538,8 @@ TEST_F(S3ObjectStoreTest, SignedPayloadRefusesBytesAlteredInFlight) {
   std::unique_ptr<S3ObjectStore> store = OpenThroughProxy(
       "&sign-payload=true&content-md5=false&multipart-threshold=5M&part-size=5M&parallelism=2");
   ASSERT_NE(store, nullptr);
-  const std::string small = object_store_conformance::PseudoRandomBytes(1 << 20, 13);
-  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "/signed-single", 300000, 1});
-  absl::Status put = store->Put("signed-single", small);
-  EXPECT_TRUE(absl::IsDataLoss(put)) << put;
-  EXPECT_THAT(std::string(put.message()), HasSubstr("XAmzContentSHA256Mismatch"));
-  EXPECT_EQ(proxy_->injected(), 1);
-  EXPECT_FALSE(store->Exists("signed-single").value_or(true));
-  const std::string big = object_store_conformance::PseudoRandomBytes(11 << 20, 14);
-  proxy_->Arm({FaultProxy::Kind::kCorruptRequest, "partNumber=2&", 1 << 20, 1});
-  absl::Status multipart = store->Put("signed-multi", big);
-  EXPECT_TRUE(absl::IsDataLoss(multipart)) << multipart;
-  EXPECT_THAT(std::string(multipart.message()), HasSubstr("part 2 of 3"));
-  EXPECT_FALSE(store->Exists("signed-multi").value_or(true));
-  EXPECT_TRUE(store->ListMultipartUploads().value_or(std::vector<std::string>{"?"}).empty());
+  const std::string big =
+      ExpectAlteredUploadsRefused(store.get(), "signed", "XAmzContentSHA256Mismatch", 13);
   // Unaltered, the same uploads go through.
   proxy_->Disarm();
   ASSERT_TRUE(store->Put("signed-multi", big).ok());
