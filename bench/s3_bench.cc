@@ -358,8 +358,8 @@ int main(int argc, char** argv) {
   std::vector<Transfer> get, get_curl, to_file, to_file_curl;
   // Run 0 is a warm-up whose figures are dropped: RGW creates its multipart
   // pool on the first multipart upload (seconds of cluster work), and the
-  // daemons' first use of memory is slow in a virtual machine (the host backs
-  // each fresh page on first touch).
+  // first run's transfers were measured at about half the speed of later
+  // ones (in a virtual machine, likely the host backing fresh memory).
   for (int run = 0; run <= runs; ++run) {
     if (run == 0) {
       std::fprintf(stderr, "%s: warm-up run (not counted): %d objects of %d MiB...\n", kName.data(),
